@@ -1,0 +1,44 @@
+"""Connector discovery through the entry-point group ``hub.connectors``.
+
+The core never imports a connector module by name; it asks the registry, which
+loads plugins lazily and answers a typo with the closest names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+
+from hub.connector import SourceConnector
+from hub.errors import UnknownConnector
+
+__all__ = ["ENTRY_POINT_GROUP", "available", "get_connector"]
+
+ENTRY_POINT_GROUP = "hub.connectors"
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def available() -> list[str]:
+    """Names of every installed connector plugin, sorted."""
+    return sorted(_entry_points())
+
+
+@cache
+def get_connector(name: str) -> SourceConnector:
+    """Load and instantiate the connector registered as ``name``.
+
+    Raises:
+        UnknownConnector: with a "did you mean" hint when the name is close to one.
+    """
+    eps = _entry_points()
+    if name not in eps:
+        close = difflib.get_close_matches(name, eps, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(sorted(eps)) or 'none'}"
+        msg = f"no connector {name!r}{hint}"
+        raise UnknownConnector(msg)
+    cls = eps[name].load()
+    return cls()
