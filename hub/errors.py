@@ -1,9 +1,9 @@
 """Exceptions of the hub.
 
-    HubError
-    ├── ParseError          a raw item cannot be understood (it goes to quarantine)
-    ├── ConfigError         the configuration is invalid (clear message, no traceback)
-    └── UnknownConnector    no plugin by that name ("did you mean ...?")
+HubError
+├── ParseError          a raw item cannot be understood (it goes to quarantine)
+├── ConfigError         the configuration is invalid (clear message, no traceback)
+└── UnknownConnector    no plugin by that name ("did you mean ...?")
 """
 
 from __future__ import annotations

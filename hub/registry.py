@@ -37,7 +37,9 @@ def get_connector(name: str) -> SourceConnector:
     eps = _entry_points()
     if name not in eps:
         close = difflib.get_close_matches(name, eps, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(sorted(eps)) or 'none'}"
+        hint = (
+            f"; did you mean {close[0]!r}?" if close else f"; installed: {', '.join(sorted(eps)) or 'none'}"
+        )
         msg = f"no connector {name!r}{hint}"
         raise UnknownConnector(msg)
     cls = eps[name].load()

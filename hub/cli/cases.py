@@ -1,0 +1,132 @@
+"""``hub cases list|show|export``: the merged queue in a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import col, select
+
+from hub.cases import public_id
+from hub.cli.app import app, console, fail, session
+from hub.customers import customer_identities
+from hub.export import iso, iter_case_documents
+from hub.tables import CaseRow, CustomerRow, MessageRow
+
+cases_app = typer.Typer(help="The merged complaint queue.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+
+
+def parse_case_id(value: str) -> int:
+    """``C-000123``, ``c-123`` or ``123`` to the numeric id."""
+    digits = value.upper().removeprefix("C-")
+    if not digits.isdigit():
+        raise fail(f"{value!r} is not a case id (like C-000123)")
+    return int(digits)
+
+
+@cases_app.command("list")
+def list_cases(
+    status: Annotated[str | None, typer.Option(help="only this status")] = None,
+    category: Annotated[str | None, typer.Option(help="only this category")] = None,
+    severity: Annotated[str | None, typer.Option(help="only this severity")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many rows")] = 50,
+) -> None:
+    """Cases, most urgent (earliest SLA due) first."""
+    with session() as s:
+        query = select(CaseRow)
+        if status:
+            query = query.where(CaseRow.status == status)
+        if category:
+            query = query.where(CaseRow.category == category)
+        if severity:
+            query = query.where(CaseRow.severity == severity)
+        rows = s.exec(query.order_by(col(CaseRow.sla_due_at), col(CaseRow.id)).limit(limit)).all()
+        table = Table(
+            "case", "status", "category", "severity", "customer", "msgs", "channels", "SLA due", "first words"
+        )
+        for case in rows:
+            assert case.id is not None
+            msgs = s.exec(
+                select(MessageRow).where(MessageRow.case_id == case.id).order_by(col(MessageRow.occurred_at))
+            ).all()
+            customer = s.get(CustomerRow, case.customer_id) if case.customer_id else None
+            first = next((m for m in msgs if m.channel != "courier"), msgs[0] if msgs else None)
+            words = ((first.subject or first.text) if first else "").replace("\n", " ")[:40]
+            table.add_row(
+                public_id(case.id),
+                case.status,
+                case.category,
+                case.severity,
+                (customer.name if customer else None) or "-",
+                str(len(msgs)),
+                ",".join(sorted({m.channel for m in msgs})),
+                (iso(case.sla_due_at) or "-")[:16],
+                words,
+            )
+        console.print(table)
+
+
+@cases_app.command("show")
+def show_case(case_id: Annotated[str, typer.Argument(help="case id, e.g. C-000012")]) -> None:
+    """One case with its cross-channel timeline and how each message matched."""
+    cid = parse_case_id(case_id)
+    with session() as s:
+        case = s.get(CaseRow, cid)
+        if case is None:
+            raise fail(f"no case {case_id}")
+        customer = s.get(CustomerRow, case.customer_id) if case.customer_id else None
+        console.print(
+            f"[bold]{public_id(cid)}[/bold]  {case.status}  {case.category}  {case.severity}"
+            f"  created {iso(case.created_at)}  SLA due {iso(case.sla_due_at)}",
+            highlight=False,
+        )
+        if case.severity_reasons:
+            console.print(f"severity because: {', '.join(case.severity_reasons)}", highlight=False)
+        if customer:
+            idents = ", ".join(f"{i.kind}:{i.value}" for i in customer_identities(s, customer.id or 0))
+            console.print(f"customer #{customer.id} {customer.name or ''}  {idents}", highlight=False)
+        for m in s.exec(
+            select(MessageRow).where(MessageRow.case_id == cid).order_by(col(MessageRow.occurred_at))
+        ).all():
+            how = m.matched_by or {}
+            detail = ", ".join(f"{k}={v}" for k, v in how.items() if k not in ("by", "candidates"))
+            console.rule(f"{iso(m.occurred_at)}  {m.channel}  {m.connector}:{m.native_id}", style="dim")
+            console.print(
+                f"[dim]matched by {how.get('by')}{' (' + detail + ')' if detail else ''}"
+                f"; orders {m.order_nos or []}; parcels {m.tracking_nos or []}[/dim]",
+                highlight=False,
+            )
+            if m.subject:
+                console.print(f"[bold]{m.subject}[/bold]", highlight=False)
+            console.print(m.text, highlight=False, markup=False)
+
+
+@cases_app.command("export")
+def export_cases(
+    format: Annotated[ExportFormat, typer.Option("--format", help="output format")] = ExportFormat.jsonl,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to FILE instead of stdout")
+    ] = None,
+) -> None:
+    """Every case in the firm export shape, one JSON object per line."""
+    out = output.open("w", encoding="utf-8") if output else sys.stdout
+    n = 0
+    try:
+        with session() as s:
+            for doc in iter_case_documents(s):
+                out.write(json.dumps(doc, ensure_ascii=False) + "\n")
+                n += 1
+    finally:
+        if output:
+            out.close()
+            console.print(f"exported {n} cases to {output}", highlight=False)

@@ -1,0 +1,140 @@
+"""The hub's configuration file (``HUB_CONFIG``, default ``hub.yaml``), validated by pydantic.
+
+Outline (firm, see ARCHITECTURE.md)::
+
+    connectors: [{name, type, interval, config}]
+    sinks:      [{name, type, mapping, config}]
+
+plus the core's own sections, all optional with working defaults:
+``ingest``, ``matching``, ``understand``, ``sla``. ``${VAR}`` in any string is
+replaced by the environment variable ``VAR``; a missing variable is an error
+naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.errors import ConfigError
+from hub.understand import UnderstandSettings
+
+__all__ = ["HubConfig", "IngestSettings", "MatchingSettings", "SlaSettings", "load_config"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectorInstance(_Strict):
+    name: str
+    type: str
+    interval: str = "60s"
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class SinkInstance(_Strict):
+    name: str
+    type: str
+    mapping: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestSettings(_Strict):
+    #: items larger than this go to quarantine instead of being parsed
+    max_item_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    #: raw items processed per database transaction
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+
+
+class MatchingSettings(_Strict):
+    """Which cascade steps run, and their windows and thresholds."""
+
+    use_thread: bool = True
+    use_order: bool = True
+    use_tracking: bool = True
+    use_customer: bool = True
+    #: how far back the same customer's open case is considered (hours)
+    customer_window_hours: float = Field(default=24 * 21, gt=0)
+    #: minimum text similarity (0-100) to join a same-customer case without a shared number
+    similarity_threshold: float = Field(default=35.0, ge=0, le=100)
+    #: a follow-up within this many days reopens a closed case; later it opens a linked new one
+    reopen_window_days: float = Field(default=14, ge=0)
+
+    @property
+    def customer_window(self) -> timedelta:
+        return timedelta(hours=self.customer_window_hours)
+
+
+class SlaSettings(_Strict):
+    """Hours until a case is due, per severity, overridable per category."""
+
+    hours: dict[str, float] = Field(default_factory=lambda: {"severe": 4, "general": 48})
+    category_hours: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    def due_hours(self, category: str, severity: str) -> float:
+        return self.category_hours.get(category, {}).get(severity, self.hours.get(severity, 48))
+
+
+class HubConfig(_Strict):
+    connectors: list[ConnectorInstance] = Field(default_factory=list)
+    sinks: list[SinkInstance] = Field(default_factory=list)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    matching: MatchingSettings = Field(default_factory=MatchingSettings)
+    understand: UnderstandSettings = Field(default_factory=UnderstandSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+
+
+def _substitute(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def repl(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                msg = f"{where}: environment variable {name} is not set"
+                raise ConfigError(msg)
+            return os.environ[name]
+
+        return _VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def load_config(path: str | Path | None = None) -> HubConfig:
+    """Load and validate the configuration; no file means all defaults.
+
+    Raises:
+        ConfigError: naming the file, the location and the problem (never a secret's value).
+    """
+    explicit = path is not None or "HUB_CONFIG" in os.environ
+    file = Path(path or os.environ.get("HUB_CONFIG", "hub.yaml"))
+    if not file.exists():
+        if explicit:
+            msg = f"configuration file {file} not found"
+            raise ConfigError(msg)
+        return HubConfig()
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        msg = f"{file}: not valid YAML: {exc}"
+        raise ConfigError(msg) from None
+    data = _substitute(data, str(file))
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
+        )
+        msg = f"{file}: {problems}"
+        raise ConfigError(msg) from None

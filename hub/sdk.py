@@ -1,0 +1,287 @@
+"""Small helpers the core offers to connectors.
+
+Connectors never import each other; what two of them need (decoding a
+captured JSON body with a readable :class:`~hub.errors.ParseError`, reading
+timestamps, turning HTML into text, loading a section of a mapping file under
+``mappings/``) lives here as plain functions.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import yaml
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+
+from hub.errors import ConfigError, ParseError
+from hub.models import CourierStatus
+
+__all__ = [
+    "CHINA_TZ",
+    "as_text",
+    "courier_status",
+    "decode_json",
+    "decode_json_or_form",
+    "html_to_text",
+    "json_bytes",
+    "load_mapping_section",
+    "mappings_dir",
+    "optional_timestamp",
+    "parse_epoch",
+    "parse_errors",
+    "parse_timestamp",
+    "require_mapping",
+    "strip_leading_mentions",
+    "unescape_entities",
+]
+
+#: China Standard Time (Asia/Shanghai has had no DST since 1991): a fixed +08:00.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+# ---------------------------------------------------------------- JSON / form bodies
+
+
+def _decode_utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"not UTF-8 text: undecodable byte at offset {exc.start}") from None
+
+
+def decode_json(data: bytes) -> Any:
+    """Decode a JSON document, raising :class:`ParseError` with a readable reason.
+
+    Reasons look like ``"empty file"``, ``"truncated JSON at line 3 column 5"`` or
+    ``"invalid JSON at line 1 column 9: Expecting value"``.
+    """
+    text = _decode_utf8(data)
+    if not text.strip():
+        raise ParseError("empty file")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        end = len(text.rstrip())
+        tail = text[exc.pos : end]
+        truncated = (
+            exc.pos >= end
+            or exc.msg.startswith("Unterminated string")
+            or any(word.startswith(tail) for word in ("true", "false", "null"))
+        )
+        if truncated:
+            lines = text[:end].split("\n")
+            raise ParseError(f"truncated JSON at line {len(lines)} column {len(lines[-1]) + 1}") from None
+        raise ParseError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def decode_json_or_form(data: bytes, *, json_field: str | None = None) -> Any:
+    """Decode a body that is JSON, or an ``application/x-www-form-urlencoded`` form.
+
+    A form becomes a ``dict`` of its fields; with ``json_field`` (e.g. Kuaidi100's
+    ``param``) that field's value is decoded as JSON and returned instead.
+    """
+    text = _decode_utf8(data).strip()
+    if not text or text[0] in '{["' or "=" not in text.split("&", 1)[0]:
+        return decode_json(data)
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    if json_field is None:
+        return fields
+    if json_field not in fields:
+        raise ParseError(f"form body without a {json_field!r} field")
+    return decode_json(fields[json_field].encode("utf-8"))
+
+
+def require_mapping(value: Any, what: str) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object, else raise ``ParseError`` naming ``what``."""
+    if not isinstance(value, dict):
+        raise ParseError(f"{what}: expected a JSON object, got {_json_type(value)}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }.get(type(value), type(value).__name__)
+
+
+def json_bytes(value: Any) -> bytes:
+    """Deterministic compact UTF-8 JSON, for payloads a connector builds itself."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def as_text(value: Any) -> str | None:
+    """A stripped string, or ``None`` for null / empty / non-scalar values."""
+    if value is None or isinstance(value, dict | list | bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@contextmanager
+def parse_errors(what: str) -> Iterator[None]:
+    """Turn any unexpected exception inside the block into a ``ParseError`` naming ``what``.
+
+    Keeps ``parse`` hooks to their contract (only ``ParseError`` escapes) while
+    the message still says what went wrong.
+    """
+    try:
+        yield
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(f"{what}: unexpected {type(exc).__name__}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- timestamps
+
+
+def parse_timestamp(value: Any, *, field: str, naive_tz: timezone = UTC) -> datetime:
+    """Parse an ISO-8601 (or ``YYYY-MM-DD HH:MM:SS``) time into an aware UTC datetime.
+
+    A time without offset is taken in ``naive_tz`` (e.g. :data:`CHINA_TZ` for
+    Kuaidi100). Raises ``ParseError`` naming ``field`` when unreadable.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ParseError(f"{field}: missing or not a time string ({value!r})")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ParseError(f"{field}: unreadable time {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=naive_tz)
+    return parsed.astimezone(UTC)
+
+
+def optional_timestamp(value: Any, *, field: str, naive_tz: timezone = UTC) -> datetime | None:
+    """Like :func:`parse_timestamp`, but ``None`` when the value is absent or empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_timestamp(value, field=field, naive_tz=naive_tz)
+
+
+def parse_epoch(value: Any, *, field: str) -> datetime:
+    """Seconds since the epoch (int, float or numeric string) as an aware UTC datetime."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ParseError(f"{field}: not an epoch time ({value!r})") from None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+# ---------------------------------------------------------------- text
+
+_DROP_TAGS = ("script", "style", "template", "noscript", "iframe", "object", "embed", "head", "title")
+_BLOCK_TAGS = (
+    "p", "div", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6",
+    "table", "tr", "section", "article", "header", "footer",
+)  # fmt: skip
+_PARAGRAPH_MARK = "\u2029"  # stand-in for a paragraph break while whitespace is collapsed
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: no tags, no script/style content, entities decoded.
+
+    Paragraph-like blocks are separated by a blank line, ``<br>`` becomes a line
+    break, and runs of spaces collapse to one.
+    """
+    if not markup or not markup.strip():
+        return ""
+    soup = BeautifulSoup(markup, "html.parser")
+    for node in soup.find_all(_DROP_TAGS):
+        node.decompose()
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.extract()
+    for br in soup.find_all("br"):
+        br.replace_with(NavigableString("\n"))
+    for block in soup.find_all(_BLOCK_TAGS):
+        if isinstance(block, Tag):
+            block.insert_before(NavigableString(_PARAGRAPH_MARK))
+            block.insert_after(NavigableString(_PARAGRAPH_MARK))
+    text = soup.get_text()
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+    paragraphs = []
+    for para in text.split(_PARAGRAPH_MARK):
+        lines = [re.sub(r"[ \t\f\v]+", " ", line).strip() for line in para.split("\n")]
+        para_text = "\n".join(lines).strip("\n")
+        if para_text.strip():
+            paragraphs.append(para_text)
+    return "\n\n".join(paragraphs)
+
+
+_LEADING_MENTIONS = re.compile(
+    r"^(?:\s*@[A-Za-z0-9_]+(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?(?![A-Za-z0-9_@'’.-])[\s,:;，：、]*)+"
+)
+
+
+def strip_leading_mentions(text: str) -> str:
+    """Drop the ``@name`` / ``@name@host`` mentions a post starts with (the addressees).
+
+    Mentions later in the text are kept; text that is only mentions is kept as is.
+    """
+    match = _LEADING_MENTIONS.match(text)
+    if not match:
+        return text
+    rest = text[match.end() :]
+    return rest if rest.strip() else text
+
+
+def unescape_entities(text: str) -> str:
+    """Decode HTML character references (X escapes ``&``, ``<`` and ``>`` in tweet text)."""
+    return html_lib.unescape(text)
+
+
+# ---------------------------------------------------------------- mapping files
+
+
+def mappings_dir() -> Path:
+    """The folder of mapping files: ``$HUB_MAPPINGS_DIR``, else ``<repo>/mappings``."""
+    override = os.environ.get("HUB_MAPPINGS_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[1] / "mappings"
+
+
+def load_mapping_section(filename: str, section: str) -> dict[str, Any]:
+    """Load one top-level section of a YAML file under :func:`mappings_dir`.
+
+    Raises :class:`~hub.errors.ConfigError` (not ``ParseError``: it is the
+    installation, not an item, that is wrong) if the file or section is missing.
+    """
+    path = mappings_dir() / filename
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"mapping file not found: {path} (set HUB_MAPPINGS_DIR?)") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read mapping file {path}: {exc}") from None
+    if not isinstance(document, Mapping) or not isinstance(document.get(section), Mapping):
+        raise ConfigError(f"mapping file {path} has no {section!r} section")
+    return dict(document[section])
+
+
+def courier_status(value: Any, *, where: str) -> CourierStatus:
+    """A mapping-file value as a :class:`~hub.models.CourierStatus`, or ``ConfigError``."""
+    try:
+        return CourierStatus(str(value))
+    except ValueError:
+        allowed = ", ".join(s.value for s in CourierStatus)
+        raise ConfigError(f"{where}: {value!r} is not a courier status ({allowed})") from None
