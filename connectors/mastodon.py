@@ -144,6 +144,7 @@ class MastodonConnector(SourceConnector):
             identities=identities,
             thread_key=f"mastodon:{status_id}",
             parent_keys=[f"mastodon:{in_reply_to}"] if in_reply_to else [],
+            reply_to_key=f"mastodon:{in_reply_to}" if in_reply_to else None,
             extra=extra,
         )
 

@@ -155,7 +155,10 @@ class XConnector(SourceConnector):
         conversation = as_text(tweet.get("conversation_id"))
         if conversation and conversation != tweet_id:
             parents.append(f"x:{conversation}")
+        replied_to: str | None = None
         for ref in _objects(tweet.get("referenced_tweets")):
+            if ref.get("type") == "replied_to" and as_text(ref.get("id")):
+                replied_to = f"x:{as_text(ref.get('id'))}"
             ref_id = as_text(ref.get("id"))
             if ref.get("type") in _PARENT_REFERENCES and ref_id and f"x:{ref_id}" not in parents:
                 parents.append(f"x:{ref_id}")
@@ -177,5 +180,6 @@ class XConnector(SourceConnector):
             identities=identities,
             thread_key=f"x:{tweet_id}",
             parent_keys=parents,
+            reply_to_key=replied_to,
             extra=extra,
         )

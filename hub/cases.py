@@ -79,7 +79,8 @@ class CaseService:
         if votes:
             case.category = max(votes, key=lambda k: (votes[k], k == case.category))
         reasons = list(case.severity_reasons or [])
-        if msg.channel != Channel.courier.value:
+        # a customer writing again counts as a repeat contact; answering the shop's reply is dialogue
+        if msg.channel != Channel.courier.value and not matched_by.get("answers_shop"):
             case.contact_count += 1
             if case.contact_count >= REPEAT_CONTACT_SEVERE and "repeat:contact" not in reasons:
                 reasons.append("repeat:contact")

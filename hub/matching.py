@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from rapidfuzz import fuzz
@@ -107,6 +107,17 @@ class Matcher:
         if s.use_customer and customer_id is not None and msg.channel is not Channel.courier:
             return self._by_customer(msg, customer_id)
         return None
+
+    def replies_to_unknown(self, msg: ComplaintMessage) -> bool:
+        """True when ``msg`` directly answers a message we never stored (the shop's own reply)."""
+        if not msg.reply_to_key:
+            return False
+        found = self.session.exec(
+            select(MessageKeyRow.id)
+            .where(MessageKeyRow.kind == "thread", MessageKeyRow.value == msg.reply_to_key)
+            .limit(1)
+        ).first()
+        return found is None
 
     def _by_keys(self, kind: str, values: Sequence[str]) -> tuple[int, str] | None:
         """The most recently active case holding any of the keys, with the key that matched."""

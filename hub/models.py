@@ -218,6 +218,7 @@ class ComplaintMessage(BaseModel):
     severity_reasons: list[str] = Field(default_factory=list)
     thread_key: str | None = None  # this message's own thread key, e.g. "email:<msgid>"
     parent_keys: list[str] = Field(default_factory=list)  # keys of messages it replies to / belongs with
+    reply_to_key: str | None = None  # the key of the one message it directly answers, if any
     courier: CourierInfo | None = None
     actionable: bool = True
     non_actionable_reason: NonActionable | None = None

@@ -167,8 +167,11 @@ class Pipeline:
             stats.non_actionable += 1
             mrow.matched_by = {"by": "none", "reason": mrow.non_actionable_reason}
             return
-        decision = Matcher(session, self.config.matching).match(msg, mrow.customer_id)
+        matcher = Matcher(session, self.config.matching)
+        decision = matcher.match(msg, mrow.customer_id)
         if decision is not None and decision.case_id is not None:
+            if matcher.replies_to_unknown(msg):
+                decision.detail["answers_shop"] = True
             case = session.get(CaseRow, decision.case_id)
             assert case is not None
             if self._too_late_to_reopen(case, msg):
@@ -199,9 +202,13 @@ class Pipeline:
     def _adopt_orphans(
         self, session: Session, cases: CaseService, case: CaseRow, msg: ComplaintMessage
     ) -> None:
-        """Courier scans stored before anyone complained join the case that now names their parcel."""
+        """Courier scans stored before a customer complained join the case that now names their parcel.
+
+        Only a customer's message pulls in earlier routine scans: a proactive case opened by a courier
+        failure does not turn the routine scans that preceded the failure into case content.
+        """
         keys = [k for k in keys_of(msg) if k[0] in ("order", "tracking")]
-        if not keys:
+        if not keys or msg.channel is Channel.courier:
             return
         for kind, value in keys:
             orphans = session.exec(

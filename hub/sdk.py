@@ -69,6 +69,8 @@ def decode_json(data: bytes) -> Any:
         raise ParseError("empty file")
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ParseError("invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
         end = len(text.rstrip())
         tail = text[exc.pos : end]

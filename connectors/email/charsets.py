@@ -68,6 +68,13 @@ def normalise_charset(declared: str | None) -> str | None:
     return _SUPERSETS.get(codec, codec)
 
 
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return "From: a".encode(codec) == b"From: a"
+    except (LookupError, UnicodeError):
+        return False
+
+
 def _non_ascii(text: str) -> int:
     return sum(1 for char in text if ord(char) > 127)
 
@@ -104,17 +111,18 @@ def _detect(data: bytes) -> str | None:
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode ``data`` to text, returning ``(text, codec used)``.
 
-    Order: pure ASCII; UTF-8 when the bytes are clearly UTF-8; the declared charset (as its superset, e.g. gb2312 → gb18030,
-    big5 → big5hkscs); UTF-8; the declared charset if only a few bytes are broken;
-    charset_normalizer's guess; finally UTF-8 with replacement characters.
+    Order: pure ASCII; UTF-8 when the bytes are clearly UTF-8; the declared charset
+    (as its superset, e.g. gb2312 → gb18030, big5 → big5hkscs); UTF-8; the declared
+    charset if only a few bytes are broken; charset_normalizer's guess; finally UTF-8
+    with replacement characters.
     A single-byte declaration (latin-1, ascii ...) loses to valid UTF-8 and to a
     detected CJK charset, since such labels decode any bytes without error.
     """
     if not data:
         return "", normalise_charset(declared) or "ascii"
-    if data.isascii():
-        return data.decode("ascii"), "ascii"
     codec = normalise_charset(declared)
+    if data.isascii():
+        return data.decode("ascii"), codec if codec and _ascii_compatible(codec) else "ascii"
     utf8 = _strict(data, "utf-8")
     if utf8 is not None and codec != "utf-8" and _non_ascii(utf8) >= _UTF8_EVIDENCE:
         # legacy CJK text is almost never valid UTF-8 beyond a couple of characters

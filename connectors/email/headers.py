@@ -107,8 +107,13 @@ def addresses(values: Iterable[str]) -> list[tuple[str, str]]:
         except Exception:  # malformed header: fall back to a plain scan
             pairs = []
         found = [(name, addr) for name, addr in pairs if "@" in addr]
-        if not found:
-            found = [("", addr) for addr in _BARE_ADDRESS.findall(_raw8(raw))]
+        if not found:  # malformed, or the whole header RFC 2047-encoded
+            decoded = decode_header_value(raw)
+            try:
+                found = [(name, addr) for name, addr in getaddresses([decoded]) if "@" in addr]
+            except Exception:
+                found = []
+            found = found or [("", addr) for addr in _BARE_ADDRESS.findall(decoded)]
         for name, addr in found:
             result.append((decode_header_value(name).strip("\"' "), _raw8(addr).strip().lower()))
     return result

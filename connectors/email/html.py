@@ -6,7 +6,11 @@ import re
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
-__all__ = ["html_to_text"]
+__all__ = ["MAX_HTML_CHARS", "html_to_text"]
+
+#: HTML beyond this many characters (after dropping inline data: URIs) is not converted:
+#: BeautifulSoup needs ~100 bytes of memory per input byte, and no complaint is this long
+MAX_HTML_CHARS = 2_000_000
 
 _SKIP = {
     "head", "title", "script", "style", "meta", "link", "noscript", "template",
@@ -22,6 +26,7 @@ _CELL = {"td", "th"}
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.I)
 _SIGNATURE = re.compile(r"signature|qmSign", re.I)
 _WS = re.compile(r"[ \t\r\n\f\v\u00a0\u200b\u3000]+")
+_DATA_URI = re.compile(r"data:[\w/+.-]*;base64,[\w+/=\s]*", re.I)
 _END = object()  # stack marker: the element whose children were just emitted
 
 
@@ -89,7 +94,9 @@ def html_to_text(html: str) -> str:
     lines at <br>, <p>, <div>, <li>, <tr> and other blocks; prefixes blockquote
     lines with "> " and puts a "-- " line before a signature block, so the plain-text
     quote and signature rules apply unchanged. Iterative: deep nesting is safe.
+    Inline ``data:`` images are dropped first; the rest is cut at :data:`MAX_HTML_CHARS`.
     """
+    html = _DATA_URI.sub("", html)[:MAX_HTML_CHARS]
     soup = BeautifulSoup(html, "lxml")
     out = _Writer()
     pre_depth = 0

@@ -11,7 +11,7 @@ from email.policy import compat32
 
 from connectors.email.charsets import decode_bytes
 from connectors.email.headers import decode_header_value
-from connectors.email.html import html_to_text
+from connectors.email.html import MAX_HTML_CHARS, html_to_text
 from connectors.email.quotes import clean_text
 from hub.models import Attachment
 
@@ -25,7 +25,6 @@ _STUB = re.compile(
 )
 _STUB_MAX = 200  # a placeholder plain part is short
 _WORD = re.compile(r"\w")
-_HEADER_PARTS = {"text/rfc822-headers", "message/rfc822-headers"}
 
 
 @dataclass
@@ -36,6 +35,7 @@ class Body:
     html: bool
     charset: str
     declared: str | None
+    truncated: bool = False
 
 
 @dataclass
@@ -72,7 +72,9 @@ def _filename(part: Message) -> str | None:
         name = part.get_filename()
     except Exception:
         name = None
-    return decode_header_value(name) or None if name else None
+    if not name:
+        return None
+    return decode_header_value(name) or None
 
 
 def _disposition(part: Message) -> str | None:
@@ -101,7 +103,9 @@ def _text_body(part: Message, content_type: str) -> Body:
     text, used = decode_bytes(data, declared)
     if not is_html and _LOOKS_HTML.match(text[:200]):
         is_html = True
-    return Body(html_to_text(text) if is_html else text, is_html, used, declared)
+    if not is_html:
+        return Body(text, False, used, declared)
+    return Body(html_to_text(text), True, used, declared, truncated=len(text) > MAX_HTML_CHARS)
 
 
 def _useful(body: Body) -> bool:
@@ -133,20 +137,22 @@ def _walk(part: Message, out: MimeResult, depth: int, in_report: bool) -> list[B
     ctype = part.get_content_type()
     if depth > _MAX_DEPTH:
         return []
-    if ctype == "message/rfc822" or (ctype.startswith("message/") and ctype in _HEADER_PARTS):
+    if ctype == "message/delivery-status":
+        raw = part.get_payload()
+        blocks = raw if isinstance(raw, list) else [raw]
+        out.delivery_status.append("\n\n".join(str(b) for b in blocks))
+        return []
+    if ctype.startswith("message/"):  # rfc822, global, rfc822-headers: a (returned) message
         inner = part.get_payload()
         inner_msg = inner[0] if isinstance(inner, list) and inner else None
         if isinstance(inner_msg, Message):
             out.returned.append(inner_msg)
             if not in_report:
                 out.attachments.append(_attachment(part, ctype, _message_bytes(inner_msg)))
+        elif not in_report:
+            out.attachments.append(_attachment(part, ctype, _payload(part)))
         return []
-    if ctype == "message/delivery-status":
-        raw = part.get_payload()
-        blocks = raw if isinstance(raw, list) else [raw]
-        out.delivery_status.append("\n\n".join(str(b) for b in blocks))
-        return []
-    if ctype in _HEADER_PARTS:
+    if ctype == "text/rfc822-headers":
         out.returned.append(BytesHeaderParser(policy=compat32).parsebytes(_payload(part)))
         return []
     if part.is_multipart():
@@ -154,10 +160,10 @@ def _walk(part: Message, out: MimeResult, depth: int, in_report: bool) -> list[B
         if ctype == "multipart/alternative":
             return _choose([_walk(child, out, depth + 1, in_report) for child in children])
         if ctype == "multipart/report":
-            bodies = _walk(children[0], out, depth + 1, True) if children else []
+            notice = _walk(children[0], out, depth + 1, True) if children else []
             for child in children[1:]:
                 _walk(child, out, depth + 1, True)
-            return bodies
+            return notice
         bodies: list[Body] = []
         for child in children:
             bodies.extend(_walk(child, out, depth + 1, in_report))

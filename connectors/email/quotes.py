@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["clean_text", "strip_quotes", "split_signature"]
+__all__ = ["clean_text", "split_signature", "strip_quotes"]
 
 # "On Fri, Aug 14, 2026 at 6:02 AM X <x@y> wrote:", "在 2026-08-06 10:12:05,"X" <x@y> 写道:",
 # "X <x@y> 于2026年8月14日周五 06:02写道：", "Le ... a écrit :", "Am ... schrieb ...:"
@@ -50,28 +50,39 @@ def clean_text(text: str) -> str:
 
 def _is_attribution(line: str) -> bool:
     line = line.strip()
-    if len(line) > 400 or not _ATTRIBUTION_END.search(line):
+    if len(line) > 400 or not line.endswith((":", "：")) or not _ATTRIBUTION_END.search(line):
         return False
     return bool(_ATTRIBUTION_START.search(line) or "@" in line or re.search(r"\d", line))
 
 
+def _has_colon(line: str) -> bool:
+    return ":" in line or "：" in line
+
+
 def _history_start(lines: list[str]) -> tuple[int, bool] | None:
-    """Index of the first line of quoted history, and whether it is a forward separator."""
+    """Index of the first line of quoted history, and whether it is a forward separator.
+
+    Linear: each line meets a few anchored patterns at most.
+    """
+    sent = [_has_colon(line) and bool(_HEADER_SENT.match(line)) for line in lines]
     for i, line in enumerate(lines):
-        if _SEPARATOR.match(line):
+        if "--" in line and _SEPARATOR.match(line):
             return i, bool(_FORWARD_SEPARATOR.search(line))
-        if _is_attribution(line):
+        if _HEADER_FROM.match(line) and any(sent[i + 1 : i + 1 + _HISTORY_LOOKAHEAD]):
             return i, False
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        current = line.strip()
+        if not current.endswith((":", "：")):
+            continue
+        previous = lines[i - 1].strip() if i > 0 else ""
         if (
-            _ATTRIBUTION_START.search(line.strip())
-            and not _ATTRIBUTION_END.search(line)
-            and _is_attribution(f"{line.strip()} {nxt.strip()}")
+            previous
+            and not _ATTRIBUTION_START.search(current)
+            and _ATTRIBUTION_START.search(previous)
+            and not previous.endswith((":", "："))
+            and _is_attribution(f"{previous} {current}")
         ):
-            return i, False
-        if _HEADER_FROM.match(line) and any(
-            _HEADER_SENT.match(follow) for follow in lines[i + 1 : i + 1 + _HISTORY_LOOKAHEAD]
-        ):
+            return i - 1, False  # "On <date> <name>" / "wrote:" wrapped over two lines
+        if _is_attribution(current):
             return i, False
     return None
 

@@ -6,13 +6,29 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from hub.cli.app import err_console
 
 T = TypeVar("T")
 
 __all__ = ["track"]
+
+
+class RateColumn(ProgressColumn):
+    """Items per second."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.0f}/s" if task.speed else "-/s", style="progress.data.speed")
 
 
 def track(items: Iterable[T], *, total: int, label: str, every: int = 1000) -> Iterator[T]:
@@ -22,7 +38,7 @@ def track(items: Iterable[T], *, total: int, label: str, every: int = 1000) -> I
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[progress.percentage]{task.percentage:>3.0f}%"),
+            RateColumn(),
             TimeRemainingColumn(),
             console=err_console,
             transient=True,

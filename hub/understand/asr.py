@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from hub.models import Channel, ComplaintMessage
+from hub.understand.textutil import MAX_CHARS
 
 __all__ = ["MIN_DIGITS", "normalise_message", "normalise_transcript"]
 
@@ -73,7 +74,8 @@ def normalise_transcript(text: str) -> str:
     """Rewrite spoken digit runs (Chinese and English) as ASCII codes."""
     if not text:
         return text
-    return _english_runs(_chinese_runs(text))
+    head, tail = text[:MAX_CHARS], text[MAX_CHARS:]
+    return _english_runs(_chinese_runs(head)) + tail
 
 
 # --- Chinese ---------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ def _english_runs(text: str) -> str:
     while i < len(tokens):
         run_end, code, spoken = _scan_run(text, tokens, i)
         if run_end == i or not spoken or sum(ch.isdigit() for ch in code) < MIN_DIGITS:
-            i += 1
+            i = max(i + 1, run_end)  # a suffix of a rejected run is no better
             continue
         code = code.strip("-")
         first = i

@@ -10,15 +10,20 @@ from opencc import OpenCC
 __all__ = [
     "EMAIL_RE",
     "HAN_RE",
+    "MAX_CHARS",
     "URL_RE",
     "mask",
     "to_simplified",
     "to_traditional",
 ]
 
+#: only this much of a text is read (a huge body must not stall the pipeline)
+MAX_CHARS = 20_000
 #: CJK unified ideographs (basic block + extension A + compatibility)
 HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}")
+EMAIL_RE = re.compile(
+    r"(?<![A-Za-z0-9._%+\-@])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}"
+)
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'，。！？、）)]+", re.IGNORECASE)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,6 @@ from hub.errors import ParseError
 from hub.models import Channel, Identity, IdentityKind
 
 RECEIVED = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
-CORPUS = Path(os.environ.get("HUB_CORPUS_DIR", Path(__file__).resolve().parents[3] / "shared" / "corpus" / "dev"))
 
 
 def account(**overrides: Any) -> dict[str, Any]:
@@ -73,7 +71,9 @@ def encode(value: Any) -> bytes:
 
 
 def split_one(value: Any) -> Any:
-    items = MastodonConnector().split_capture(encode(value), instance="t", received_at=RECEIVED, source="f.json")
+    items = MastodonConnector().split_capture(
+        encode(value), instance="t", received_at=RECEIVED, source="f.json"
+    )
     assert len(items) == 1
     return items[0]
 
@@ -173,10 +173,16 @@ def test_missing_created_at_falls_back_to_received_at() -> None:
         (b"", "empty file"),
         (b"  \n", "empty file"),
         (b'{"id": "5", "type": "mention", "account": {}}', "not a Mastodon notification: no status.id"),
-        (b'{"id": "5", "type": "follow", "account": {}}', "not a Mastodon mention: notification type 'follow'"),
+        (
+            b'{"id": "5", "type": "follow", "account": {}}',
+            "not a Mastodon mention: notification type 'follow'",
+        ),
         (b'"hello"', "Mastodon notification: expected a JSON object, got string"),
         (b"[1]", "notification #0: expected a JSON object, got number"),
-        (b'{"status": {"id": "1", "created_at": "yesterday"}}', "status.created_at: unreadable time 'yesterday'"),
+        (
+            b'{"status": {"id": "1", "created_at": "yesterday"}}',
+            "status.created_at: unreadable time 'yesterday'",
+        ),
     ],
 )
 def test_split_capture_errors(data: bytes, reason: str) -> None:
@@ -192,11 +198,14 @@ def test_parse_rejects_bad_payload() -> None:
 
 
 @pytest.mark.corpus
-def test_dev_corpus_native_ids_match_labels() -> None:
-    folder = CORPUS / "mastodon"
-    if not folder.is_dir() or not (CORPUS / "labels.jsonl").is_file():
-        pytest.skip(f"dev corpus not found at {CORPUS}")
-    labels = [json.loads(line) for line in (CORPUS / "labels.jsonl").read_text("utf-8").splitlines() if line]
+def test_dev_corpus_native_ids_match_labels(dev_corpus: Path) -> None:
+    """Every dev capture splits and parses; native ids are exactly the labelled ones."""
+    folder = dev_corpus / "mastodon"
+    if not folder.is_dir():
+        pytest.skip(f"no mastodon captures in {dev_corpus}")
+    labels = [
+        json.loads(line) for line in (dev_corpus / "labels.jsonl").read_text("utf-8").splitlines() if line
+    ]
     expected = sorted(label["native_id"] for label in labels if label["connector"] == "mastodon")
     connector = MastodonConnector()
     seen = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.header import Header
 from pathlib import Path
 
 
@@ -16,8 +17,9 @@ def email(
     charset: str = "utf-8",
     extra: str = "",
 ) -> bytes:
+    encoded = Header(subject, "utf-8").encode()
     head = (
-        f"From: Chen Mei <{sender}>\r\nTo: service@shop.example.com\r\nSubject: {subject}\r\n"
+        f"From: Chen Mei <{sender}>\r\nTo: service@shop.example.com\r\nSubject: {encoded}\r\n"
         f"Date: {date}\r\nMessage-ID: <{msg_id}>\r\nMIME-Version: 1.0\r\n{extra}"
         f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     )

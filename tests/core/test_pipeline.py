@@ -211,9 +211,15 @@ def test_malformed_files_are_quarantined_and_import_carries_on(sqlite_engine: En
 
 def test_size_cap_is_configurable(sqlite_engine: Engine, tmp_path: Path) -> None:
     corpus = build_corpus(tmp_path / "corpus")
+    samples.write(
+        corpus, "email", "20261106T000000Z_long.eml", samples.email("long@x.cn", "包裹丢了。" * 400)
+    )
     config = HubConfig(ingest=IngestSettings(max_item_bytes=1024))
     stats = run_import(sqlite_engine, corpus, config)
-    assert stats.quarantined >= 2  # the AfterShip and Mastodon payloads are bigger than 1 KiB
+    with Session(sqlite_engine) as s:
+        rows = s.exec(select(RawItemRow)).all()
+    assert stats.quarantined == sum(1 for r in rows if r.size > 1024) >= 1
+    assert all((r.status == "quarantined") == (r.size > 1024) for r in rows)
 
 
 @pytest.mark.postgres
