@@ -4,7 +4,7 @@
 
 Each copy of the corpus gets its own identifiers: every run of five or more
 digits is shifted (order, tracking and phone numbers, ids) and every e-mail
-local part and X username gets a copy suffix, consistently within a copy, so
+local part, X username and opaque id (Twilio sid, AfterShip event) gets a copy suffix, consistently within a copy, so
 cross-channel links hold inside a copy and copies stay separate customers.
 (Numbers inside base64-encoded e-mail bodies are not rewritten, so a few
 copies of those messages merge through their shared order numbers, as a real
@@ -33,6 +33,7 @@ from hub.pipeline import Pipeline
 DIGITS = re.compile(rb"\d{5,}")
 LOCAL_PART = re.compile(rb"([A-Za-z0-9._%+-]+)@")
 X_USER = re.compile(rb'("username": ")(\w+)(")')
+OPAQUE_ID = re.compile(rb'("(?:TranscriptionSid|event_id)": ")([^"]+)(")')
 
 
 def transform(data: bytes, k: int) -> bytes:
@@ -46,6 +47,7 @@ def transform(data: bytes, k: int) -> bytes:
 
     data = DIGITS.sub(shift, data)
     data = LOCAL_PART.sub(lambda m: m.group(1) + b".c%d@" % k, data)
+    data = OPAQUE_ID.sub(lambda m: m.group(1) + m.group(2) + b"-c%d" % k + m.group(3), data)
     return X_USER.sub(lambda m: m.group(1) + m.group(2) + b"_c%d" % k + m.group(3), data)
 
 

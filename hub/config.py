@@ -66,6 +66,8 @@ class MatchingSettings(_Strict):
     customer_window_hours: float = Field(default=24 * 21, gt=0)
     #: minimum text similarity (0-100) to join a same-customer case without a shared number
     similarity_threshold: float = Field(default=35.0, ge=0, le=100)
+    #: at most this many of the customer's most recent cases are compared
+    max_customer_candidates: int = Field(default=10, ge=1, le=200)
     #: a follow-up within this many days reopens a closed case; later it opens a linked new one
     reopen_window_days: float = Field(default=14, ge=0)
 

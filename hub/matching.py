@@ -138,19 +138,23 @@ class Matcher:
     def _by_customer(self, msg: ComplaintMessage, customer_id: int) -> MatchDecision | None:
         since = utc(msg.occurred_at) - self.settings.customer_window
         cases = self.session.exec(
-            select(CaseRow)
+            select(CaseRow.id)
             .where(CaseRow.customer_id == customer_id, col(CaseRow.last_message_at) >= since)
             .order_by(col(CaseRow.last_message_at).desc())
+            .limit(self.settings.max_customer_candidates)
         ).all()
+        if not cases:
+            return None
+        numbers, texts = self._case_evidence([c for c in cases if c is not None])
         mine = {normalise_number(o) for o in msg.order_nos} | {normalise_number(t) for t in msg.tracking_nos}
         candidates: list[dict[str, Any]] = []
-        for case in cases:
-            assert case.id is not None
-            case_numbers = self._case_numbers(case.id)
-            if mine and case_numbers and not (mine & case_numbers):
+        for case_id in cases:
+            assert case_id is not None
+            theirs = numbers.get(case_id, set())
+            if mine and theirs and not (mine & theirs):
                 continue  # different orders or parcels: a different problem
-            score = max((similarity(msg.text, t) for t in self._case_texts(case.id)), default=0.0)
-            candidates.append({"case_id": case.id, "score": round(score, 1)})
+            score = max((similarity(msg.text, t) for t in texts.get(case_id, [])), default=0.0)
+            candidates.append({"case_id": case_id, "score": round(score, 1)})
         if not candidates:
             return None
         best = max(candidates, key=lambda c: c["score"])
@@ -161,18 +165,22 @@ class Matcher:
             return MatchDecision("customer", best["case_id"], {**detail, "reason": "only recent case"})
         return None
 
-    def _case_numbers(self, case_id: int) -> set[str]:
-        rows = self.session.exec(
-            select(MessageKeyRow.value)
+    def _case_evidence(self, case_ids: list[int]) -> tuple[dict[int, set[str]], dict[int, list[str]]]:
+        """Order/tracking numbers and customer texts of the candidate cases, in two queries."""
+        numbers: dict[int, set[str]] = {}
+        for case_id, value in self.session.exec(
+            select(MessageRow.case_id, MessageKeyRow.value)
             .join(MessageRow, col(MessageRow.id) == MessageKeyRow.message_id)
-            .where(MessageRow.case_id == case_id, col(MessageKeyRow.kind).in_(["order", "tracking"]))
-        ).all()
-        return set(rows)
-
-    def _case_texts(self, case_id: int) -> list[str]:
-        rows = self.session.exec(
-            select(MessageRow.subject, MessageRow.text).where(
-                MessageRow.case_id == case_id, MessageRow.channel != Channel.courier.value
+            .where(col(MessageRow.case_id).in_(case_ids), col(MessageKeyRow.kind).in_(["order", "tracking"]))
+        ).all():
+            assert case_id is not None
+            numbers.setdefault(case_id, set()).add(value)
+        texts: dict[int, list[str]] = {}
+        for case_id, subject, text in self.session.exec(
+            select(MessageRow.case_id, MessageRow.subject, MessageRow.text).where(
+                col(MessageRow.case_id).in_(case_ids), MessageRow.channel != Channel.courier.value
             )
-        ).all()
-        return [f"{s or ''} {t}" for s, t in rows]
+        ).all():
+            assert case_id is not None
+            texts.setdefault(case_id, []).append(f"{subject or ''} {text}")
+        return numbers, texts

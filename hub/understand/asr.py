@@ -20,18 +20,9 @@ __all__ = ["MIN_DIGITS", "normalise_message", "normalise_transcript"]
 MIN_DIGITS = 4
 
 _ZH_DIGITS = {
-    "零": "0", "〇": "0", "洞": "0",
-    "一": "1", "幺": "1", "壹": "1",
-    "二": "2", "两": "2", "兩": "2", "贰": "2",
-    "三": "3", "叁": "3",
-    "四": "4", "肆": "4",
-    "五": "5", "伍": "5",
-    "六": "6", "陆": "6",
-    "七": "7", "拐": "7",
-    "八": "8",
-    "九": "9", "勾": "9",
+    "零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "兩": "2", "三": "3",
+    "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
 }  # fmt: skip
-# Radio-style readings (洞/拐/勾) are rare in customer speech and ambiguous: keep only in runs.
 _ZH_DIGIT_CLASS = "零〇一幺二两兩三四五六七八九0-9０-９"
 _ZH_SEG = f"[{_ZH_DIGIT_CLASS}]+"
 _DASH_WORDS = r"(?:横杠|橫槓|杠|槓|dash|hyphen|[-－–—])"
@@ -41,6 +32,7 @@ _ZH_JOINT_RE = re.compile(rf"[ \t\u3000]*{_DASH_WORDS}[ \t\u3000]*|[ \t\u3000]+"
 _ZH_NUMERAL_UNITS = set("十拾百佰千仟万萬亿億点點")
 _ZH_MEASURES = set("个個天次号號月年日时時点點块塊元岁歲位只隻件台份分秒周週遍下人条條张張本层層楼樓米斤")
 _ZH_DASH_RE = re.compile(rf"[ \t\u3000]*{_DASH_WORDS}[ \t\u3000]*", re.IGNORECASE)
+_UPU_TAIL_RE = re.compile(r"[ \t]?([A-Z])[ \t]?([A-Z])(?![A-Za-z])")
 #: four-character idioms made of digit characters ("in twos and threes")
 _IDIOMS = ("三三两两", "三三兩兩", "七七八八", "一一二二")
 
@@ -180,7 +172,7 @@ def _letters_after(text: str, end: int, prefix: str, code: str) -> tuple[str, in
     """Two trailing letters of a UPU-style code (RR123456789CN) spelled after the digits."""
     if len(prefix) != 2 or len(code) != 9 or not code.isdigit():
         return "", end
-    match = re.compile(r"[ \t]?([A-Z])[ \t]?([A-Z])(?![A-Za-z])").match(text, end)
+    match = _UPU_TAIL_RE.match(text, end)
     if not match:
         return "", end
     return match.group(1) + match.group(2), match.end()

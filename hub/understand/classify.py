@@ -21,7 +21,7 @@ def category_scores(view: TextView, taxonomy: Taxonomy) -> dict[str, float]:
 def classify(view: TextView, taxonomy: Taxonomy, channel: str | None = None) -> Category:
     """Highest-scoring category; ties by ``tie_break`` order; nothing → the default."""
     forced = taxonomy.channel_category.get(channel or "")
-    if forced in Category.__members__:
+    if forced is not None and forced in Category.__members__:
         return Category(forced)
     scores = category_scores(view, taxonomy)
     for name, factor in taxonomy.margin.items():

@@ -40,12 +40,14 @@ DECOY_WORDS = (
     "帐号", "卡号", "银行卡", "尾号", "开户行", "税号", "纳税人识别号", "统一社会信用代码",
     "身份证", "交易单号", "交易号", "商户单号", "支付单号", "流水号", "凭证号", "工单", "工单号",
     "受理编号", "受理号", "投诉编号", "案件编号", "申请编号", "申请号", "售后单号", "服务单号",
-    "退款单号", "发票号", "发票号码", "发票代码", "编号", "对话纪录编号", "统编", "统一编号",
+    "退款单号", "申请单号", "退货申请号", "发票号", "发票号码", "发票代码", "编号", "对话纪录编号",
+    "统编", "统一编号", "电話", "專線",
     "phone", "tel", "mobile", "cell", "fax", "call", "text", "whatsapp", "wechat", "zip",
     "postcode", "postal code", "member", "membership", "member id", "account", "acct", "card",
-    "ending in", "ends in", "iban", "routing", "tax", "vat", "ein", "ssn", "case", "case no",
-    "case number", "ticket", "reference", "ref", "claim", "transaction", "transaction id", "txn",
-    "invoice", "receipt", "application", "rma", "chat", "chat id", "session", "电話", "專線",
+    "ending in", "ends in", "iban", "routing", "tax", "vat", "ein", "ssn", "case no", "case #",
+    "case number", "case id", "ticket", "reference", "ref", "claim no", "claim number", "claim #",
+    "transaction", "transaction id", "txn", "invoice", "receipt", "application", "rma", "chat",
+    "chat id", "session",
 )  # fmt: skip
 
 _IMMEDIATE_GAP = re.compile(
@@ -104,7 +106,9 @@ class ContextLexicon:
 
 
 @cache
-def _cached(extra_order: tuple[str, ...], extra_tracking: tuple[str, ...], extra_decoy: tuple[str, ...]):
+def _cached(
+    extra_order: tuple[str, ...], extra_tracking: tuple[str, ...], extra_decoy: tuple[str, ...]
+) -> ContextLexicon:
     return ContextLexicon(
         {
             ORDER: ORDER_WORDS + extra_order,

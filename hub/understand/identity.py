@@ -31,9 +31,9 @@ __all__ = [
 
 #: words saying a phone belongs to someone else (courier, outlet, shop, warehouse)
 THIRD_PARTY_PHONE_WORDS = (
-    "网点", "快递员", "派件员", "配送员", "揽投员", "派送员", "快递小哥", "师傅", "司机", "客服", "热线",
+    "网点", "快递员", "派件员", "配送员", "揽投员", "派送员", "快递小哥", "师傅", "司机", "客服热线", "热线",
     "仓库", "售后组", "售后部", "门店", "店铺", "商家", "投诉电话", "驿站", "物业", "门卫", "总机",
-    "hotline", "helpline", "courier", "driver", "warehouse", "store", "customer service",
+    "hotline", "helpline", "courier", "driver", "warehouse", "store",
     "call center", "call centre", "support line", "dispatcher", "front desk", "reception",
 )  # fmt: skip
 _NOT_PERSONAL = {
@@ -186,8 +186,8 @@ def text_phones(text: str, regions: list[str]) -> list[str]:
                 taken.append((match.start, match.end))
                 continue
             claim(match.start, match.end, phonenumbers.format_number(number, PhoneNumberFormat.E164))
-    for match in _CN_MOBILE.finditer(text):
-        claim(match.start(), match.end(), "+86" + "".join(match.groups()))
+    for mobile in _CN_MOBILE.finditer(text):
+        claim(mobile.start(), mobile.end(), "+86" + "".join(mobile.groups()))
     out: list[str] = []
     for _, e164 in sorted(found):
         if e164 not in out:
@@ -196,12 +196,12 @@ def text_phones(text: str, regions: list[str]) -> list[str]:
 
 
 def _third_party(text: str, start: int) -> bool:
-    window = text[max(0, start - 24) : start]
-    ends = list(_CLAUSE_END.finditer(window))
-    if ends:
-        window = window[ends[-1].end() :]
-    low = window.lower()
-    return any(word in low for word in THIRD_PARTY_PHONE_WORDS)
+    """A courier/outlet/hotline word in the same clause before the number, not followed by "my/我"."""
+    window = _CLAUSE_END.split(text[max(0, start - 24) : start])[-1].lower()
+    last = max(
+        (window.rfind(word) + len(word) for word in THIRD_PARTY_PHONE_WORDS if word in window), default=-1
+    )
+    return last >= 0 and not _FIRST_PERSON.search(window[last:])
 
 
 _CODE_LABELS = {"qq", "会员号", "会员", "卡号", "账号", "member", "account", "card"}

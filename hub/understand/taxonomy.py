@@ -46,6 +46,17 @@ class Term:
     weight: float
     lang: str
     regex: re.Pattern[str]
+    #: a literal every match contains; terms whose needle is absent are skipped cheaply
+    needle: str = ""
+
+
+def _needle(word: str, lang: str) -> str:
+    if word.startswith("re:"):
+        return ""
+    if lang == "zh":
+        return to_simplified(word.lower())
+    m = re.match(r"[a-z0-9]+", word.lower())
+    return m.group(0)[:3] if m else ""
 
 
 @dataclass(frozen=True)
@@ -58,24 +69,34 @@ class Hit:
         return self.term.word
 
 
+def _inflected(word: str) -> str:
+    """Regex for an English word and its simple inflections (charge → charged/charging)."""
+    if len(word) > 3 and word.endswith("e") and not word.endswith("ee"):
+        return re.escape(word[:-1]) + r"(?:e|es|ed|ing|e's)"
+    if len(word) > 2 and word.endswith("y") and word[-2] not in "aeiou":
+        return re.escape(word[:-1]) + r"(?:y|ies|ied|ying|y's)"
+    if re.search(r"(?:^|[^aeiou])[aeiou][bdgklmnprt]$", word) and len(word) <= 5:
+        double = re.escape(word + word[-1])
+        return rf"(?:{re.escape(word)}(?:s|ed|ing|'s)?|{double}(?:ed|ing))"
+    return re.escape(word) + _EN_SUFFIX
+
+
 def _compile(word: str, lang: str) -> re.Pattern[str]:
     if word.startswith("re:"):
         return re.compile(word[3:], re.IGNORECASE)
     if lang == "zh":
         return re.compile(re.escape(to_simplified(word.lower())))
     word = word.lower()
-    prefix = word.endswith("*")
-    body = re.escape(word.rstrip("*")).replace(r"\ ", r"\s+")
     start = r"(?<![a-z0-9])" if word[:1].isalnum() else ""
-    if prefix:
-        end = ""
-    elif word[-1:].isalpha():
-        end = _EN_SUFFIX + r"(?![a-z])"
-    elif word[-1:].isdigit():
-        end = r"(?![0-9])"
+    if word.endswith("*"):
+        return re.compile(start + re.escape(word.rstrip("*")).replace(r"\ ", r"\s+"))
+    head, _, last = word.rpartition(" ")
+    body = re.escape(head + " ").replace(r"\ ", r"\s+") if head else ""
+    if last.replace("'", "").isalpha():
+        pattern = start + body + _inflected(last) + r"(?![a-z])"
     else:
-        end = ""
-    return re.compile(start + body + end)
+        pattern = start + body + re.escape(last) + (r"(?![0-9])" if last[-1:].isdigit() else "")
+    return re.compile(pattern.replace("'", "['’]?"))
 
 
 def _terms(spec: Any, lang: str) -> list[Term]:
@@ -94,7 +115,9 @@ def _terms(spec: Any, lang: str) -> list[Term]:
             if not word:
                 continue
             try:
-                out.append(Term(word=word, weight=weight, lang=lang, regex=_compile(word, lang)))
+                out.append(
+                    Term(word=word, weight=weight, lang=lang, regex=_compile(word, lang), needle=_needle(word, lang))
+                )
             except re.error:
                 continue
     return out
@@ -120,6 +143,8 @@ class Lexicon:
         found: list[tuple[int, int, Term]] = []
         for term in self.terms:
             text = view.zh if term.lang == "zh" else view.en
+            if term.needle not in text:
+                continue
             for match in term.regex.finditer(text):
                 if match.end() > match.start():
                     found.append((match.start(), match.end(), term))

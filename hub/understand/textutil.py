@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 from opencc import OpenCC
 
@@ -32,11 +32,13 @@ def _converter(config: str) -> OpenCC:
     return OpenCC(config)
 
 
+@lru_cache(maxsize=512)
 def to_simplified(text: str) -> str:
     """Traditional → Simplified Chinese (other characters unchanged)."""
     return _converter("t2s").convert(text) if text else text
 
 
+@lru_cache(maxsize=512)
 def to_traditional(text: str) -> str:
     """Simplified → Traditional Chinese (other characters unchanged)."""
     return _converter("s2t").convert(text) if text else text

@@ -110,6 +110,9 @@ SEVERE_CASES = [
     ("我打咗三次電話，第四次都係冇人聽", "repeat"),
     ("This is the third time I'm writing about this.", "repeat"),
     ("I have emailed you four times and called several times.", "repeat"),
+    ("有没有人管？三次打电话都说会回电，结果一个都没有", "repeat"),
+    ("我打了四次電話都沒人接", "repeat"),
+    ("Our toddler threw up after eating the puree.", "safety"),
 ]
 
 
@@ -167,6 +170,19 @@ def test_courier_events_are_logistics_and_never_severe_from_scan_text(msg_factor
     classify_message(msg)
     assert msg.category == Category.logistics
     assert msg.severity == Severity.general
+
+
+def test_english_inflections_and_apostrophes(taxonomy) -> None:
+    assert (
+        category_of("They keep charging my card for a cancelled order", taxonomy) == Category.payment_refund
+    )
+    assert category_of("It doesn’t work and it doesnt turn on", taxonomy) == Category.product_quality
+    assert category_of("Nothing has shipped yet, still no tracking", taxonomy) == Category.logistics
+
+
+def test_specific_noun_beats_generic_state(taxonomy) -> None:
+    assert category_of("领的优惠券过期了也没提醒，能补发吗", taxonomy) == Category.promotion
+    assert category_of("奶粉收到就过期了，还发霉", taxonomy) == Category.product_quality
 
 
 def test_zh_hant_matches_simplified_lexicon(taxonomy) -> None:

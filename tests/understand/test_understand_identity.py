@@ -134,8 +134,8 @@ def test_no_reply_addresses_ignored(msg_factory) -> None:
 
 def test_handles_the_writer_gives(msg_factory) -> None:
     msg = msg_factory(
-        "I put photos in my Mastodon thread (@kofi_a@fosstodon.org). Please don't DM @shophq@mastodon.social. "
-        "My twitter is @KofiA_88",
+        "I put photos in my Mastodon thread (@kofi_a@fosstodon.org). "
+        "Please don't DM @shophq@mastodon.social. My twitter is @KofiA_88",
         identities=[Identity(kind=IdentityKind.email, value="kofi@example.com")],
     )
     read_identities(msg, UnderstandSettings(own_addresses=["@shophq@mastodon.social"]))
@@ -150,3 +150,15 @@ def test_mentions_in_social_posts_are_not_the_author(msg_factory) -> None:
     msg = msg_factory("my friend @ana@mas.to had the same problem", channel=Channel.mastodon)
     read_identities(msg)
     assert msg.identities == []
+
+
+@pytest.mark.parametrize(
+    ("text", "e164"),
+    [
+        ("麻烦客服回电 13902113344", "+8613902113344"),
+        ("快递员不接电话，我的手机 13902113344", "+8613902113344"),
+        ("the courier called me, my cell is 617-555-0143", "+16175550143"),
+    ],
+)
+def test_own_phone_next_to_third_party_words(text: str, e164: str) -> None:
+    assert text_phones(text, ["CN", "US"]) == [e164]
