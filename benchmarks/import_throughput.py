@@ -4,8 +4,9 @@
 
 Each copy of the corpus gets its own identifiers: every run of five or more
 digits is shifted (order, tracking and phone numbers, ids) and every e-mail
-local part, X username and opaque id (Twilio sid, AfterShip event) gets a copy suffix, consistently within a copy, so
-cross-channel links hold inside a copy and copies stay separate customers.
+local part, X username and opaque id (Twilio sid, AfterShip event) gets a
+copy suffix, consistently within a copy, so cross-channel links hold inside a
+copy and copies stay separate customers.
 (Numbers inside base64-encoded e-mail bodies are not rewritten, so a few
 copies of those messages merge through their shared order numbers, as a real
 store with repeat customers would.)

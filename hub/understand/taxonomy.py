@@ -116,7 +116,13 @@ def _terms(spec: Any, lang: str) -> list[Term]:
                 continue
             try:
                 out.append(
-                    Term(word=word, weight=weight, lang=lang, regex=_compile(word, lang), needle=_needle(word, lang))
+                    Term(
+                        word=word,
+                        weight=weight,
+                        lang=lang,
+                        regex=_compile(word, lang),
+                        needle=_needle(word, lang),
+                    )
                 )
             except re.error:
                 continue
