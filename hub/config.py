@@ -79,7 +79,7 @@ class MatchingSettings(_Strict):
 class SlaSettings(_Strict):
     """Hours until a case is due, per severity, overridable per category."""
 
-    hours: dict[str, float] = Field(default_factory=lambda: {"severe": 4, "general": 48})
+    hours: dict[str, float] = Field(default_factory=lambda: {"severe": 4.0, "general": 48.0})
     category_hours: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     def due_hours(self, category: str, severity: str) -> float:

@@ -112,15 +112,18 @@ class Pipeline:
         limit = self.config.ingest.max_item_bytes
         if len(row.payload) > limit:
             reason = f"item is {_mb(len(row.payload))}, over the {_mb(limit)} limit (ingest.max_item_bytes)"
-            return self._mark_quarantined(row, reason, stats)
+            self._mark_quarantined(row, reason, stats)
+            return None
         raw = to_raw_item(row)
         try:
             msg = get_connector(raw.connector).parse(raw)
             msg = enrich(msg, self.config.understand)
         except HubError as exc:
-            return self._mark_quarantined(row, str(exc), stats)
+            self._mark_quarantined(row, str(exc), stats)
+            return None
         except Exception as exc:  # a parser bug must not stop the import
-            return self._mark_quarantined(row, f"parser failed: {type(exc).__name__}: {exc}", stats)
+            self._mark_quarantined(row, f"parser failed: {type(exc).__name__}: {exc}", stats)
+            return None
         row.status = "processed"
         row.error = None
         session.add(row)
@@ -151,6 +154,7 @@ class Pipeline:
         )
         session.add(mrow)
         session.flush()
+        assert mrow.id is not None
         for kind, value in keys_of(msg):
             session.add(MessageKeyRow(message_id=mrow.id, kind=kind, value=value))
         customer = resolve_customer(
@@ -257,7 +261,6 @@ class Pipeline:
         row.error = reason
         row.attempts += 1
         _count_quarantine(stats, reason)
-        return None
 
 
 def to_raw_item(row: RawItemRow) -> RawItem:

@@ -57,5 +57,7 @@ export HUB_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/h
 # --- checks ----------------------------------------------------------------------------------
 log "ruff"
 .venv/bin/ruff check hub connectors tests benchmarks
+log "mypy"
+.venv/bin/mypy
 log "pytest"
 .venv/bin/pytest "$@"
