@@ -26,6 +26,11 @@ def email(
     return head.encode("ascii") + body.encode(charset if charset != "gb2312" else "gb18030") + b"\r\n"
 
 
+def long_email() -> bytes:
+    """An e-mail of about 6 KB, over a 1 KiB size cap."""
+    return email("long@mail.example.cn", "包裹丢了。" * 400)
+
+
 def mastodon(
     status_id: str, html: str, *, acct: str = "lin@m.example.org", at: str = "2026-11-02T03:00:00.000Z"
 ) -> bytes:

@@ -26,7 +26,7 @@ def test_quarantine_list_show_retry(hub_env: Path) -> None:
     runner = CliRunner()
     corpus = build_corpus(hub_env / "corpus")
     samples.write(corpus, "kuaidi100", "20261105T000000Z_bad.json", b'{"status": "polling", "lastResult": ')
-    samples.write(corpus, "email", "20261106T000000Z_long.eml", samples.email("long@x.cn", "包裹丢了。" * 400))
+    samples.write(corpus, "email", "20261106T000000Z_long.eml", samples.long_email())
     (hub_env / "small.yaml").write_text("ingest:\n  max_item_bytes: 1024\n")
     result = runner.invoke(app, ["import", str(corpus)], env={"HUB_CONFIG": str(hub_env / "small.yaml")})
     assert result.exit_code == 0, result.output
