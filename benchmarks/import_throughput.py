@@ -32,7 +32,7 @@ from hub.importer import iter_intakes, plan_import
 from hub.pipeline import Pipeline
 
 DIGITS = re.compile(rb"\d{5,}")
-LOCAL_PART = re.compile(rb"([A-Za-z0-9._%+-]+)@")
+LOCAL_PART = re.compile(rb"([A-Za-z0-9._%+$=-]+)@")
 X_USER = re.compile(rb'("username": ")(\w+)(")')
 OPAQUE_ID = re.compile(rb'("(?:TranscriptionSid|event_id)": ")([^"]+)(")')
 
