@@ -62,10 +62,15 @@ class MatchingSettings(_Strict):
     use_order: bool = True
     use_tracking: bool = True
     use_customer: bool = True
+    use_name: bool = True
     #: how far back the same customer's open case is considered (hours)
     customer_window_hours: float = Field(default=24 * 21, gt=0)
     #: minimum text similarity (0-100) to join a same-customer case without a shared number
     similarity_threshold: float = Field(default=35.0, ge=0, le=100)
+    #: the same-named person on another identity is considered this far back (hours)
+    name_window_hours: float = Field(default=72, gt=0)
+    #: and must write this similar a text (0-100); names alone never merge two customers
+    name_similarity_threshold: float = Field(default=55.0, ge=0, le=100)
     #: at most this many of the customer's most recent cases are compared
     max_customer_candidates: int = Field(default=10, ge=1, le=200)
     #: a follow-up within this many days reopens a closed case; later it opens a linked new one
@@ -74,6 +79,10 @@ class MatchingSettings(_Strict):
     @property
     def customer_window(self) -> timedelta:
         return timedelta(hours=self.customer_window_hours)
+
+    @property
+    def name_window(self) -> timedelta:
+        return timedelta(hours=self.name_window_hours)
 
 
 class SlaSettings(_Strict):

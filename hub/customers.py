@@ -85,9 +85,7 @@ def resolve_customer(
 def _merge_customers(session: Session, *, keep: int, gone: int) -> None:
     """Move everything of customer ``gone`` to ``keep`` (identities, messages, cases)."""
     for table in (CustomerIdentityRow, MessageRow, CaseRow):
-        session.exec(
-            update(table).where(col(table.customer_id) == gone).values(customer_id=keep)
-        )
+        session.exec(update(table).where(col(table.customer_id) == gone).values(customer_id=keep))
     old = session.get(CustomerRow, gone)
     if old is not None:
         session.delete(old)

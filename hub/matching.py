@@ -9,7 +9,9 @@ Cascade (each step can be switched off in ``matching:``):
 3. ``tracking_no`` a case already names one of its tracking numbers;
 4. ``customer``    the same customer (identity graph) has a case updated within
                    the window, whose numbers do not contradict the message's,
-                   and whose text is similar enough (or it is the only one).
+                   and whose text is similar enough (or it is the only one);
+5. ``name``        the same person's name (``hub.names``) on another identity,
+                   within a short window, with clearly similar text.
 
 Every decision is explained by a :class:`MatchDecision` stored with the
 message (``matched_by``).
@@ -28,6 +30,7 @@ from sqlmodel import Session, col, select
 
 from hub.config import MatchingSettings
 from hub.models import Channel, ComplaintMessage, utc
+from hub.names import name_key, names_compatible
 from hub.tables import CaseRow, MessageKeyRow, MessageRow
 
 __all__ = ["MatchDecision", "Matcher", "keys_of", "normalise_number"]
@@ -45,6 +48,9 @@ def keys_of(msg: ComplaintMessage) -> list[tuple[str, str]]:
         keys.append(("thread", msg.thread_key))
     keys += [("order", normalise_number(o)) for o in msg.order_nos if normalise_number(o)]
     keys += [("tracking", normalise_number(t)) for t in msg.tracking_nos if normalise_number(t)]
+    person = name_key(msg.customer_name) if msg.channel is not Channel.courier else None
+    if person:
+        keys.append(("name", person))
     return list(dict.fromkeys(keys))
 
 
@@ -104,8 +110,14 @@ class Matcher:
             found = self._by_keys("tracking", [normalise_number(t) for t in msg.tracking_nos])
             if found:
                 return MatchDecision("tracking_no", found[0], {"key": found[1]})
-        if s.use_customer and customer_id is not None and msg.channel is not Channel.courier:
-            return self._by_customer(msg, customer_id)
+        if msg.channel is Channel.courier:
+            return None
+        if s.use_customer and customer_id is not None:
+            found_case = self._by_customer(msg, customer_id)
+            if found_case:
+                return found_case
+        if s.use_name and msg.customer_name:
+            return self._by_name(msg, customer_id)
         return None
 
     def replies_to_unknown(self, msg: ComplaintMessage) -> bool:
@@ -164,6 +176,54 @@ class Matcher:
         if len(candidates) == 1 and not mine:
             return MatchDecision("customer", best["case_id"], {**detail, "reason": "only recent case"})
         return None
+
+    def _by_name(self, msg: ComplaintMessage, customer_id: int | None) -> MatchDecision | None:
+        """Another identity of the same-named person, recently, about the same thing."""
+        key = name_key(msg.customer_name)
+        if key is None:
+            return None
+        since = utc(msg.occurred_at) - self.settings.name_window
+        rows = self.session.exec(
+            select(MessageRow)
+            .join(MessageKeyRow, col(MessageKeyRow.message_id) == MessageRow.id)
+            .where(
+                MessageKeyRow.kind == "name",
+                MessageKeyRow.value == key,
+                col(MessageRow.case_id).is_not(None),
+                col(MessageRow.occurred_at) >= since,
+            )
+            .order_by(col(MessageRow.occurred_at).desc())
+            .limit(self.settings.max_customer_candidates)
+        ).all()
+        case_ids = list(
+            dict.fromkeys(
+                m.case_id
+                for m in rows
+                if m.case_id is not None
+                and (customer_id is None or m.customer_id != customer_id)
+                and names_compatible(msg.customer_name, (m.data or {}).get("customer_name"))
+            )
+        )
+        if not case_ids:
+            return None
+        numbers, texts = self._case_evidence(case_ids)
+        mine = {normalise_number(o) for o in msg.order_nos} | {normalise_number(t) for t in msg.tracking_nos}
+        scored = [
+            {
+                "case_id": cid,
+                "score": round(max((similarity(msg.text, t) for t in texts.get(cid, [])), default=0), 1),
+            }
+            for cid in case_ids
+            if not (mine and numbers.get(cid) and not (mine & numbers[cid]))
+        ]
+        if not scored:
+            return None
+        best = max(scored, key=lambda c: c["score"])
+        if best["score"] < self.settings.name_similarity_threshold:
+            return None
+        return MatchDecision(
+            "name", best["case_id"], {"key": key, "score": best["score"], "candidates": scored[:5]}
+        )
 
     def _case_evidence(self, case_ids: list[int]) -> tuple[dict[int, set[str]], dict[int, list[str]]]:
         """Order/tracking numbers and customer texts of the candidate cases, in two queries."""

@@ -113,6 +113,7 @@ def _parse(raw: RawItem) -> ComplaintMessage:
             extra["bounced_message_id"] = bounce.message_id
         if bounce.subject:
             extra["bounced_subject"] = bounce.subject
+            extra["related_text"] = bounce.subject  # the core reads numbers from it
         if bounce.references:
             extra["bounced_references"] = bounce.references
         if bounce.recipients:

@@ -48,7 +48,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
     disable: Annotated[
         list[str] | None,
-        typer.Option(help="switch a matching step off: thread, order, tracking, customer (repeatable)"),
+        typer.Option(help="switch a matching step off: thread, order, tracking, customer, name (repeatable)"),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every error")] = False,
 ) -> None:
@@ -59,7 +59,7 @@ def eval_(
     for step in disable or []:
         field = f"use_{step}"
         if not hasattr(config.matching, field):
-            raise fail(f"--disable {step}: unknown step (thread, order, tracking, customer)")
+            raise fail(f"--disable {step}: unknown step (thread, order, tracking, customer, name)")
         setattr(config.matching, field, False)
     report, _ = evaluate(corpus, config)
     if as_json:

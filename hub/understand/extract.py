@@ -242,7 +242,8 @@ def extract_numbers(text: str, settings: UnderstandSettings | None = None) -> Ex
 
 
 def extract_message(msg: ComplaintMessage, settings: UnderstandSettings | None = None) -> ComplaintMessage:
-    """Add numbers found in subject and text to what the connector gave (kept first).
+    """Add numbers found in subject, text and ``extra["related_text"]`` (e.g. a bounced
+    message's subject) to what the connector gave (kept first).
 
     Courier events keep only the connector's numbers: a scan text may quote a return
     waybill that is not this shipment's.
@@ -250,7 +251,9 @@ def extract_message(msg: ComplaintMessage, settings: UnderstandSettings | None =
     orders = _dedupe(canonical(v) for v in msg.order_nos if v and v.strip())
     trackings = _dedupe(canonical(v) for v in msg.tracking_nos if v and v.strip())
     if msg.channel != Channel.courier:
-        found = extract_numbers("\n".join(p for p in (msg.subject or "", msg.text or "") if p), settings)
+        related = msg.extra.get("related_text")
+        parts = (msg.subject or "", msg.text or "", related if isinstance(related, str) else "")
+        found = extract_numbers("\n".join(p for p in parts if p), settings)
         orders = _dedupe([*orders, *found.order_nos])
         trackings = _dedupe([*trackings, *found.tracking_nos])
     msg.order_nos = orders
