@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from hub.config import HubConfig
+from hub.errors import HubError
 from hub.models import CaseStatus, Channel, Severity, utc
 from hub.tables import CaseEventRow, CaseRow, MessageRow, OutboxRow
 
@@ -67,6 +68,11 @@ class CaseService:
     def _attach(self, case: CaseRow, msg: MessageRow, matched_by: dict[str, Any], *, first: bool) -> None:
         msg.case_id = case.id
         msg.matched_by = matched_by
+        self._absorb(case, msg, first=first)
+        self.session.add(msg)
+
+    def _absorb(self, case: CaseRow, msg: MessageRow, *, first: bool) -> None:
+        """Fold one message into the case's labels: category votes, severity reasons, SLA."""
         at = utc(msg.occurred_at)
         case.last_message_at = max(utc(case.last_message_at), at)
         votes = dict(case.category_votes or {})
@@ -80,7 +86,7 @@ class CaseService:
             case.category = max(votes, key=lambda k: (votes[k], k == case.category))
         reasons = list(case.severity_reasons or [])
         # a customer writing again counts as a repeat contact; answering the shop's reply is dialogue
-        if msg.channel != Channel.courier.value and not matched_by.get("answers_shop"):
+        if msg.channel != Channel.courier.value and not (msg.matched_by or {}).get("answers_shop"):
             case.contact_count += 1
             if case.contact_count >= REPEAT_CONTACT_SEVERE and "repeat:contact" not in reasons:
                 reasons.append("repeat:contact")
@@ -93,7 +99,89 @@ class CaseService:
         hours = self.config.sla.due_hours(case.category, case.severity)
         case.sla_due_at = utc(case.created_at) + timedelta(hours=hours)
         self.session.add(case)
-        self.session.add(msg)
+
+    def recompute(self, case: CaseRow) -> None:
+        """Rebuild a case's labels from its messages (after a merge or split)."""
+        msgs = self.messages(case.id or 0)
+        case.category_votes, case.severity_reasons, case.contact_count = {}, [], 0
+        if msgs:
+            case.created_at = min(utc(case.created_at), utc(msgs[0].occurred_at))
+            case.last_message_at = utc(msgs[0].occurred_at)
+        for i, msg in enumerate(msgs):
+            self._absorb(case, msg, first=i == 0)
+
+    def merge(self, keep: CaseRow, gone: CaseRow, *, actor: str, at: datetime) -> int:
+        """Move every message of ``gone`` into ``keep``, close ``gone`` as merged; return the count moved."""
+        if keep.id == gone.id:
+            msg = f"cannot merge {public_id(keep.id or 0)} into itself"
+            raise HubError(msg)
+        if gone.merged_into_id is not None:
+            msg = f"{public_id(gone.id or 0)} was already merged into {public_id(gone.merged_into_id)}"
+            raise HubError(msg)
+        moved = self.messages(gone.id or 0)
+        for m in moved:
+            previous = (m.matched_by or {}).get("by")
+            m.case_id = keep.id
+            m.matched_by = {
+                **(m.matched_by or {}),
+                "by": "merge",
+                "merged_from": gone.id,
+                "previous": previous,
+            }
+            self.session.add(m)
+        self.session.flush()
+        self.recompute(keep)
+        keep.updated_at = at
+        gone.status, gone.closed_at, gone.merged_into_id, gone.updated_at = (
+            CaseStatus.closed.value,
+            at,
+            keep.id,
+            at,
+        )
+        data = {
+            "merged": public_id(gone.id or 0),
+            "into": public_id(keep.id or 0),
+            "messages": [m.id for m in moved],
+        }
+        self.record(keep, "case.merged", at, data, actor=actor)
+        self.record(gone, "case.merged", at, data, actor=actor)
+        return len(moved)
+
+    def split(self, case: CaseRow, message_ids: list[int], *, actor: str, at: datetime) -> CaseRow:
+        """Move the given messages of ``case`` into a new case, linked to the old one."""
+        msgs = self.messages(case.id or 0)
+        chosen = [m for m in msgs if m.id in set(message_ids)]
+        unknown = sorted(set(message_ids) - {m.id for m in chosen})
+        if unknown:
+            msg = f"messages {unknown} are not in {public_id(case.id or 0)}"
+            raise HubError(msg)
+        if len(chosen) == len(msgs):
+            msg = "a split must leave at least one message in the original case"
+            raise HubError(msg)
+        first = chosen[0]
+        new = CaseRow(
+            status=CaseStatus.new.value,
+            customer_id=first.customer_id or case.customer_id,
+            created_at=utc(first.occurred_at),
+            updated_at=at,
+            last_message_at=utc(first.occurred_at),
+            split_from_id=case.id,
+        )
+        self.session.add(new)
+        self.session.flush()
+        for m in chosen:
+            previous = (m.matched_by or {}).get("by")
+            m.case_id = new.id
+            m.matched_by = {"by": "split", "split_from": case.id, "previous": previous}
+            self.session.add(m)
+        self.session.flush()
+        self.recompute(new)
+        self.recompute(case)
+        case.updated_at = at
+        data = {"from": public_id(case.id or 0), "to": public_id(new.id or 0), "messages": message_ids}
+        self.record(new, "case.created", at, {**data, "split": True}, actor=actor)
+        self.record(case, "case.split", at, data, actor=actor)
+        return new
 
     def record(
         self, case: CaseRow, type_: str, at: datetime, data: dict[str, Any], actor: str = "hub"

@@ -157,23 +157,14 @@ class Matcher:
         ).all()
         if not cases:
             return None
-        numbers, texts = self._case_evidence([c for c in cases if c is not None])
-        mine = {normalise_number(o) for o in msg.order_nos} | {normalise_number(t) for t in msg.tracking_nos}
-        candidates: list[dict[str, Any]] = []
-        for case_id in cases:
-            assert case_id is not None
-            theirs = numbers.get(case_id, set())
-            if mine and theirs and not (mine & theirs):
-                continue  # different orders or parcels: a different problem
-            score = max((similarity(msg.text, t) for t in texts.get(case_id, [])), default=0.0)
-            candidates.append({"case_id": case_id, "score": round(score, 1)})
+        candidates = self._score(msg, [c for c in cases if c is not None])
         if not candidates:
             return None
         best = max(candidates, key=lambda c: c["score"])
         detail = {"score": best["score"], "candidates": candidates[:5]}
         if best["score"] >= self.settings.similarity_threshold:
             return MatchDecision("customer", best["case_id"], detail)
-        if len(candidates) == 1 and not mine:
+        if len(candidates) == 1 and not (msg.order_nos or msg.tracking_nos):
             return MatchDecision("customer", best["case_id"], {**detail, "reason": "only recent case"})
         return None
 
@@ -206,16 +197,7 @@ class Matcher:
         )
         if not case_ids:
             return None
-        numbers, texts = self._case_evidence(case_ids)
-        mine = {normalise_number(o) for o in msg.order_nos} | {normalise_number(t) for t in msg.tracking_nos}
-        scored = [
-            {
-                "case_id": cid,
-                "score": round(max((similarity(msg.text, t) for t in texts.get(cid, [])), default=0), 1),
-            }
-            for cid in case_ids
-            if not (mine and numbers.get(cid) and not (mine & numbers[cid]))
-        ]
+        scored = self._score(msg, case_ids)
         if not scored:
             return None
         best = max(scored, key=lambda c: c["score"])
@@ -224,6 +206,19 @@ class Matcher:
         return MatchDecision(
             "name", best["case_id"], {"key": key, "score": best["score"], "candidates": scored[:5]}
         )
+
+    def _score(self, msg: ComplaintMessage, case_ids: list[int]) -> list[dict[str, Any]]:
+        """Text similarity of ``msg`` to each case whose order/tracking numbers do not contradict it."""
+        numbers, texts = self._case_evidence(case_ids)
+        mine = {normalise_number(o) for o in msg.order_nos} | {normalise_number(t) for t in msg.tracking_nos}
+        scored: list[dict[str, Any]] = []
+        for case_id in case_ids:
+            theirs = numbers.get(case_id, set())
+            if mine and theirs and not (mine & theirs):
+                continue  # different orders or parcels: a different problem
+            score = max((similarity(msg.text, t) for t in texts.get(case_id, [])), default=0.0)
+            scored.append({"case_id": case_id, "score": round(score, 1)})
+        return scored
 
     def _case_evidence(self, case_ids: list[int]) -> tuple[dict[int, set[str]], dict[int, list[str]]]:
         """Order/tracking numbers and customer texts of the candidate cases, in two queries."""

@@ -68,7 +68,7 @@ def decode_json(data: bytes) -> Any:
     if not text.strip():
         raise ParseError("empty file")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except RecursionError:
         raise ParseError("invalid JSON: nested too deeply") from None
     except json.JSONDecodeError as exc:
@@ -83,6 +83,28 @@ def decode_json(data: bytes) -> Any:
             lines = text[:end].split("\n")
             raise ParseError(f"truncated JSON at line {len(lines)} column {len(lines[-1]) + 1}") from None
         raise ParseError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            return _without_lone_surrogates(value)
+        except RecursionError:
+            raise ParseError("invalid JSON: nested too deeply") from None
+    return value
+
+
+#: a ``\uD800``-``\uDFFF`` escape: JSON allows it, but a lone one is no text (UTF-8 cannot hold it)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (and keys) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def decode_json_or_form(data: bytes, *, json_field: str | None = None) -> Any:

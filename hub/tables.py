@@ -92,6 +92,8 @@ class CaseRow(SQLModel, table=True):
     closed_at: datetime | None = _ts(nullable=True)
     contact_count: int = 0
     event_seq: int = 0
+    merged_into_id: int | None = Field(default=None, foreign_key="case.id")
+    split_from_id: int | None = Field(default=None, foreign_key="case.id")
     category_votes: dict[str, float] | None = _json()
     severity_reasons: list[str] | None = _json()
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +14,8 @@ import typer
 from rich.table import Table
 from sqlmodel import col, select
 
-from hub.cases import public_id
-from hub.cli.app import app, console, fail, session
+from hub.cases import CaseService, public_id
+from hub.cli.app import app, console, fail, open_config, session
 from hub.customers import customer_identities
 from hub.export import iso, iter_case_documents
 from hub.tables import CaseRow, CustomerRow, MessageRow
@@ -100,7 +102,9 @@ def show_case(case_id: Annotated[str, typer.Argument(help="case id, e.g. C-00001
         ).all():
             how = m.matched_by or {}
             detail = ", ".join(f"{k}={v}" for k, v in how.items() if k not in ("by", "candidates"))
-            console.rule(f"{iso(m.occurred_at)}  {m.channel}  {m.connector}:{m.native_id}", style="dim")
+            console.rule(
+                f"#{m.id}  {iso(m.occurred_at)}  {m.channel}  {m.connector}:{m.native_id}", style="dim"
+            )
             console.print(
                 f"[dim]matched by {how.get('by')}{' (' + detail + ')' if detail else ''}"
                 f"; orders {m.order_nos or []}; parcels {m.tracking_nos or []}[/dim]",
@@ -130,3 +134,51 @@ def export_cases(
         if output:
             out.close()
             console.print(f"exported {n} cases to {output}", highlight=False)
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("USER") or "cli"
+
+
+@cases_app.command("merge")
+def merge_cases(
+    keep: Annotated[str, typer.Argument(help="the case that stays, e.g. C-000012")],
+    other: Annotated[str, typer.Argument(help="the case merged into it (closed as merged)")],
+    actor: Annotated[
+        str | None, typer.Option(help="who does it, for the audit record (default $USER)")
+    ] = None,
+) -> None:
+    """Merge case OTHER into case KEEP; recorded and sent downstream as case.merged."""
+    with session() as s:
+        a, b = s.get(CaseRow, parse_case_id(keep)), s.get(CaseRow, parse_case_id(other))
+        if a is None or b is None:
+            raise fail(f"no case {keep if a is None else other}")
+        moved = CaseService(s, open_config()).merge(a, b, actor=_actor(actor), at=datetime.now(UTC))
+        console.print(f"merged {public_id(b.id or 0)} into {public_id(a.id or 0)}: {moved} message(s) moved")
+
+
+@cases_app.command("split")
+def split_case(
+    case_id: Annotated[str, typer.Argument(help="the case to split, e.g. C-000012")],
+    messages: Annotated[
+        str, typer.Option(help="message ids to move out, comma-separated (#ids of `cases show`)")
+    ],
+    actor: Annotated[
+        str | None, typer.Option(help="who does it, for the audit record (default $USER)")
+    ] = None,
+) -> None:
+    """Move some messages of a case into a new case; recorded and sent downstream as case.split."""
+    try:
+        ids = [int(x.strip().lstrip("#")) for x in messages.split(",") if x.strip()]
+    except ValueError:
+        raise fail(f"--messages {messages!r}: give message ids like 12,15") from None
+    if not ids:
+        raise fail("--messages: give at least one message id")
+    with session() as s:
+        case = s.get(CaseRow, parse_case_id(case_id))
+        if case is None:
+            raise fail(f"no case {case_id}")
+        new = CaseService(s, open_config()).split(case, ids, actor=_actor(actor), at=datetime.now(UTC))
+        console.print(
+            f"split {len(ids)} message(s) of {public_id(case.id or 0)} into {public_id(new.id or 0)}"
+        )

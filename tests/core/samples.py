@@ -67,24 +67,38 @@ def mastodon(
     ).encode()
 
 
+def x_tweet(
+    tid: str,
+    text: str,
+    at: str,
+    *,
+    author: tuple[str, str, str] = ("42", "Sam Lee", "samlee"),
+    conversation: str | None = None,
+    replied_to: str | None = None,
+) -> bytes:
+    """A mentions page with one tweet; ``author`` is (id, name, username)."""
+    tweet: dict[str, object] = {
+        "id": tid,
+        "text": text,
+        "author_id": author[0],
+        "created_at": at,
+        "conversation_id": conversation or tid,
+        "edit_history_tweet_ids": [tid],
+    }
+    if replied_to:
+        tweet["referenced_tweets"] = [{"type": "replied_to", "id": replied_to}]
+    users = [{"id": author[0], "name": author[1], "username": author[2]}]
+    return json.dumps({"data": [tweet], "includes": {"users": users}, "meta": {"result_count": 1}}).encode()
+
+
 def x_page(*tweets: tuple[str, str, str]) -> bytes:
-    data = [
-        {
-            "id": tid,
-            "text": text,
-            "author_id": "42",
-            "created_at": at,
-            "conversation_id": tid,
-            "lang": "en",
-            "edit_history_tweet_ids": [tid],
-        }
-        for tid, text, at in tweets
-    ]
+    """A mentions page with several tweets of one author."""
+    pages = [json.loads(x_tweet(tid, text, at)) for tid, text, at in tweets]
     return json.dumps(
         {
-            "data": data,
-            "includes": {"users": [{"id": "42", "name": "Sam Lee", "username": "samlee"}]},
-            "meta": {"result_count": len(data)},
+            "data": [p["data"][0] for p in pages],
+            "includes": pages[0]["includes"],
+            "meta": {"result_count": len(pages)},
         }
     ).encode()
 
