@@ -69,6 +69,8 @@ def plan_import(path: Path, connector: str | None = None) -> list[tuple[Path, st
         if sub.name in names:
             conn = get_connector(sub.name)
             plan += [(f, sub.name) for f in _files(sub, conn)]
+    if not plan and path.name in names:  # a single connector's folder, named after it
+        return plan_import(path, path.name)
     if not plan:
         msg = f"{path}: no connector folders found (expected subfolders named {', '.join(names)})"
         raise HubError(msg)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import click
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
 from sqlmodel import Session
+from typer.core import TyperGroup
 
 from hub.config import HubConfig, load_config
 from hub.db import make_engine, session_scope
@@ -17,8 +19,21 @@ from hub.errors import HubError
 
 __all__ = ["app", "console", "err_console", "fail", "main", "open_config", "open_engine", "session"]
 
+
+class _HubGroup(TyperGroup):
+    """Root command group: an expected error (HubError) becomes one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HubError as exc:
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
     name="hub",
+    cls=_HubGroup,
     help="Complaint integration hub: one merged, deduplicated complaint queue from every channel.",
     no_args_is_help=True,
     add_completion=False,
@@ -54,9 +69,5 @@ def session() -> Iterator[Session]:
 
 
 def main() -> None:
-    """Console entry point: expected errors become one line and exit status 1."""
-    try:
-        app()
-    except HubError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    """Console entry point."""
+    app()

@@ -64,3 +64,21 @@ def test_customers_show_and_errors(hub_env: Path) -> None:
     assert missing.exit_code == 1 and "no case C-999999" in missing.output
     typo = runner.invoke(app, ["import", str(corpus / "email"), "--connector", "emial"])
     assert typo.exit_code != 0
+
+
+def test_cases_merge_and_split_verbs(hub_env: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(build_corpus(hub_env / "corpus"))]).exit_code == 0
+    merged = runner.invoke(app, ["cases", "merge", "C-000001", "C-000002", "--actor", "ops-wu"])
+    assert merged.exit_code == 0, merged.output
+    assert "merged C-000002 into C-000001" in merged.output
+    again = runner.invoke(app, ["cases", "merge", "C-000001", "C-000002"])
+    assert again.exit_code == 1 and "already merged" in again.output
+    shown = runner.invoke(app, ["cases", "show", "C-000001"])
+    ids = re.findall(r"#(\d+)\s", shown.output)
+    assert len(ids) >= 2
+    split = runner.invoke(app, ["cases", "split", "C-000001", "--messages", ids[-1]])
+    assert split.exit_code == 0, split.output
+    assert "into C-00000" in split.output
+    bad = runner.invoke(app, ["cases", "split", "C-000001", "--messages", "99999"])
+    assert bad.exit_code == 1 and "not in C-000001" in bad.output
