@@ -53,9 +53,21 @@ def list_cases(
         if severity:
             query = query.where(CaseRow.severity == severity)
         rows = s.exec(query.order_by(col(CaseRow.sla_due_at), col(CaseRow.id)).limit(limit)).all()
-        table = Table(
-            "case", "status", "category", "severity", "customer", "msgs", "channels", "SLA due", "first words"
-        )
+        table = Table(box=None, pad_edge=False)
+        for name, width in (
+            ("case", 8),
+            ("status", 13),
+            ("category", 16),
+            ("severity", 8),
+            ("customer", 14),
+            ("msgs", 4),
+            ("channels", 16),
+            ("SLA due", 16),
+        ):
+            table.add_column(
+                name, no_wrap=True, min_width=min(width, 8), max_width=width, overflow="ellipsis"
+            )
+        table.add_column("first words", no_wrap=True, overflow="ellipsis", max_width=48)
         for case in rows:
             assert case.id is not None
             msgs = s.exec(
