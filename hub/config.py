@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hub.errors import ConfigError
 from hub.understand import UnderstandSettings
@@ -34,11 +34,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds from ``30s``, ``5m``, ``1h``, ``2d``, ``500ms`` or a bare number of seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(value)
+    if not m:
+        msg = f"{value!r} is not a duration (like 30s, 5m, 1h)"
+        raise ValueError(msg)
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
 class ConnectorInstance(_Strict):
-    name: str
+    name: str = Field(min_length=1, max_length=128)
     type: str
     interval: str = "60s"
     config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            msg = "must be positive"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
 
 
 class SinkInstance(_Strict):
@@ -96,12 +123,24 @@ class SlaSettings(_Strict):
 
 
 class HubConfig(_Strict):
+    #: connector plugins allowed to load (entry-point names); None allows every installed one
+    connector_allowlist: list[str] | None = None
     connectors: list[ConnectorInstance] = Field(default_factory=list)
     sinks: list[SinkInstance] = Field(default_factory=list)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     understand: UnderstandSettings = Field(default_factory=UnderstandSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> HubConfig:
+        for kind, items in (("connectors", self.connectors), ("sinks", self.sinks)):
+            names = [i.name for i in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                msg = f"{kind}: instance names must be unique; repeated: {', '.join(dupes)}"
+                raise ValueError(msg)
+        return self
 
 
 def _substitute(value: Any, where: str) -> Any:

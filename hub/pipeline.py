@@ -10,7 +10,7 @@ one by one so a single bad item cannot hold back the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -69,17 +69,35 @@ class Pipeline:
         """Ingest items in batches of ``ingest.batch_size``, one transaction each."""
         stats = stats or IngestStats()
         for batch in _batches(items, self.config.ingest.batch_size):
-            try:
-                with session_scope(self.engine) as session:
-                    batch_stats = IngestStats()
-                    for intake in batch:
-                        self._ingest_one(session, intake, batch_stats)
-                _add(stats, batch_stats)
-            except Exception:
-                log.exception("batch of %d items failed; retrying them one by one", len(batch))
-                for intake in batch:
-                    self._ingest_alone(intake, stats)
+            self.ingest_batch(batch, stats)
         return stats
+
+    def ingest_batch(
+        self,
+        batch: list[Intake],
+        stats: IngestStats,
+        also: Callable[[Session], None] | None = None,
+    ) -> None:
+        """Ingest ``batch`` in one transaction, with ``also`` (e.g. saving the cursor) in the same one.
+
+        If the transaction fails, the items are retried one by one (a failing item is stored
+        quarantined) and ``also`` runs in a transaction of its own afterwards.
+        """
+        try:
+            with session_scope(self.engine) as session:
+                batch_stats = IngestStats()
+                for intake in batch:
+                    self._ingest_one(session, intake, batch_stats)
+                if also is not None:
+                    also(session)
+            _add(stats, batch_stats)
+        except Exception:
+            log.exception("batch of %d items failed; retrying them one by one", len(batch))
+            for intake in batch:
+                self._ingest_alone(intake, stats)
+            if also is not None:
+                with session_scope(self.engine) as session:
+                    also(session)
 
     def _ingest_alone(self, intake: Intake, stats: IngestStats) -> None:
         one = IngestStats()

@@ -7,6 +7,7 @@ loads plugins lazily and answers a typo with the closest names.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 
@@ -27,13 +28,23 @@ def available() -> list[str]:
     return sorted(_entry_points())
 
 
-@cache
-def get_connector(name: str) -> SourceConnector:
-    """Load and instantiate the connector registered as ``name``.
+def get_connector(name: str, allow: Iterable[str] | None = None) -> SourceConnector:
+    """The connector registered as ``name`` (one shared instance).
+
+    Args:
+        allow: the configuration's allow-list; None allows every installed plugin.
 
     Raises:
         UnknownConnector: with a "did you mean" hint when the name is close to one.
     """
+    if allow is not None and name not in set(allow):
+        msg = f"connector {name!r} is installed but not in the allow-list ({', '.join(sorted(allow))})"
+        raise UnknownConnector(msg)
+    return _load(name)
+
+
+@cache
+def _load(name: str) -> SourceConnector:
     eps = _entry_points()
     if name not in eps:
         close = difflib.get_close_matches(name, eps, n=1)

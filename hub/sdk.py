@@ -192,7 +192,10 @@ def parse_timestamp(value: Any, *, field: str, naive_tz: timezone = UTC) -> date
         raise ParseError(f"{field}: unreadable time {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is before the first representable UTC time
+        raise ParseError(f"{field}: time out of range {value!r}") from None
 
 
 def optional_timestamp(value: Any, *, field: str, naive_tz: timezone = UTC) -> datetime | None:
@@ -204,11 +207,16 @@ def optional_timestamp(value: Any, *, field: str, naive_tz: timezone = UTC) -> d
 
 def parse_epoch(value: Any, *, field: str) -> datetime:
     """Seconds since the epoch (int, float or numeric string) as an aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ParseError(f"{field}: not an epoch time ({value!r})")
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ParseError(f"{field}: not an epoch time ({value!r})") from None
-    return datetime.fromtimestamp(seconds, tz=UTC)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):  # NaN, infinity, beyond year 9999
+        raise ParseError(f"{field}: epoch time out of range ({value!r})") from None
 
 
 # ---------------------------------------------------------------- text

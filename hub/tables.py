@@ -16,6 +16,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "CaseEventRow",
     "CaseRow",
+    "ConnectorHealthRow",
     "CursorRow",
     "CustomerIdentityRow",
     "CustomerRow",
@@ -190,3 +191,22 @@ class CursorRow(SQLModel, table=True):
     partition: str = Field(default="", max_length=256)
     value: str = Field(default="", sa_column=Column(Text, nullable=False))
     updated_at: datetime = _ts(nullable=False)
+
+
+class ConnectorHealthRow(SQLModel, table=True):
+    """How each connector instance is doing: last success, last error, failures in a row."""
+
+    __tablename__ = "connector_health"
+
+    id: int | None = Field(default=None, primary_key=True)
+    instance: str = Field(max_length=128, unique=True)
+    connector: str = Field(max_length=64)
+    healthy: bool = True
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    last_poll_at: datetime | None = _ts(nullable=True)
+    last_success_at: datetime | None = _ts(nullable=True)
+    last_error_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    consecutive_failures: int = 0
+    last_items: int = 0
+    items_total: int = 0

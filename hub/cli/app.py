@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
@@ -23,7 +22,7 @@ __all__ = ["app", "console", "err_console", "fail", "main", "open_config", "open
 class _HubGroup(TyperGroup):
     """Root command group: an expected error (HubError) becomes one line on stderr and exit status 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except HubError as exc:
