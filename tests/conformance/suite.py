@@ -5,6 +5,11 @@ A connector's test module is one line plus its harness::
     class TestMastodon(SourceConformance):
         harness = MastodonHarness
 
+Connectors that receive webhooks add :class:`WebhookConformance`::
+
+    class TestTwilio(SourceConformance, WebhookConformance):
+        harness = TwilioHarness
+
 The harness (see :class:`Harness`) starts the real server or the provider's
 simulator, knows a good and a bad configuration, can make new items appear at
 the source, and knows a cursor that lies in the future.
@@ -19,7 +24,15 @@ from typing import Any, ClassVar
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from hub.connector import Batch, Capability, Cursor, ReadContext, SourceConnector, WebhookRequest, secret_values
+from hub.connector import (
+    Batch,
+    Capability,
+    Cursor,
+    ReadContext,
+    SourceConnector,
+    WebhookRequest,
+    secret_values,
+)
 from hub.errors import AuthError, CheckFailed, ParseError, SignatureInvalid
 from hub.registry import available, get_connector
 
@@ -121,7 +134,9 @@ class SourceConformance:
         assert len(first) >= 3
         assert len({i.native_id for i in first}) == len(first), "no duplicates within one read"
         again, cursor2 = read_all(connector, config, cursor)
-        assert [i for b in again for i in b.items] == [], "a second read from the saved cursor returns nothing new"
+        assert [i for b in again for i in b.items] == [], (
+            "a second read from the saved cursor returns something"
+        )
         h.seed(2)
         more, _ = read_all(connector, config, cursor2)
         new_ids = {i.native_id for b in more for i in b.items}
@@ -148,9 +163,17 @@ class SourceConformance:
                 continue
             assert msg.native_id == item.native_id
 
+    def test_declared_capabilities_are_tested(self, connector: SourceConnector) -> None:
+        assert Capability.POLL in connector.capabilities
+        assert (Capability.WEBHOOK in connector.capabilities) == isinstance(self, WebhookConformance), (
+            "a connector declaring webhooks must run WebhookConformance too, and only then"
+        )
+
+
+class WebhookConformance:
+    """Extra checks for connectors that receive pushed deliveries (mix in after SourceConformance)."""
+
     def test_webhook_signature_is_verified(self, h: Harness, connector: SourceConnector) -> None:
-        if Capability.WEBHOOK not in connector.capabilities:
-            pytest.skip(f"{connector.name} declares no webhook capability")  # a declared fact, not a failure
         config = connector.configure(h.good_config())
         items = connector.webhook(config, h.signed_webhook(config, valid=True))
         assert items and all(i.connector == connector.name for i in items)
