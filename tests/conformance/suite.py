@@ -135,7 +135,7 @@ class SourceConformance:
         assert len({i.native_id for i in first}) == len(first), "no duplicates within one read"
         again, cursor2 = read_all(connector, config, cursor)
         assert [i for b in again for i in b.items] == [], (
-            "a second read from the saved cursor returns something"
+            "re-read from saved cursor"
         )
         h.seed(2)
         more, _ = read_all(connector, config, cursor2)
