@@ -18,7 +18,14 @@ from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
-__all__ = ["DEFAULT_DATABASE_URL", "database_url", "make_engine", "migrate", "session_scope"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "database_url",
+    "make_engine",
+    "migrate",
+    "refresh_statistics",
+    "session_scope",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///hub.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -62,6 +69,20 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema of ``engine``'s database to ``revision``."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Refresh the query planner's statistics after bulk loads (and from housekeeping).
+
+    Without them SQLite (which never gathers statistics by itself) and a PostgreSQL
+    without autovacuum can pick a scan over an index for the matcher's lookups.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE")
 
 
 @contextmanager

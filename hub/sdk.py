@@ -12,11 +12,13 @@ import html as html_lib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl
 
 import yaml
@@ -27,8 +29,11 @@ from hub.models import CourierStatus
 
 __all__ = [
     "CHINA_TZ",
+    "CourierTable",
     "as_text",
     "courier_status",
+    "courier_table",
+    "courier_tables",
     "decode_json",
     "decode_json_or_form",
     "html_to_text",
@@ -42,10 +47,13 @@ __all__ = [
     "require_mapping",
     "strip_leading_mentions",
     "unescape_entities",
+    "validate_courier_tables",
 ]
 
 #: China Standard Time (Asia/Shanghai has had no DST since 1991): a fixed +08:00.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+_UNSET: Any = object()
 
 
 # ---------------------------------------------------------------- JSON / form bodies
@@ -292,28 +300,211 @@ def mappings_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "mappings"
 
 
-def load_mapping_section(filename: str, section: str) -> dict[str, Any]:
-    """Load one top-level section of a YAML file under :func:`mappings_dir`.
-
-    Raises :class:`~hub.errors.ConfigError` (not ``ParseError``: it is the
-    installation, not an item, that is wrong) if the file or section is missing.
-    """
-    path = mappings_dir() / filename
+def _read_mapping_file(path: Path) -> Any:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"mapping file not found: {path} (set HUB_MAPPINGS_DIR?)") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read mapping file {path}: {exc}") from None
+
+
+def load_mapping_section(filename: str, section: str) -> dict[str, Any]:
+    """Load one top-level section of a YAML file under :func:`mappings_dir`.
+
+    Raises :class:`~hub.errors.ConfigError` (not ``ParseError``: it is the
+    installation, not an item, that is wrong) if the file or section is missing,
+    or if the file breaks its own rules (``couriers.yaml`` is validated whole:
+    see :func:`validate_courier_tables`).
+    """
+    path = mappings_dir() / filename
+    document = _read_mapping_file(path)
+    validate = _VALIDATORS.get(filename)
+    if validate is not None:
+        validate(document, path)
     if not isinstance(document, Mapping) or not isinstance(document.get(section), Mapping):
         raise ConfigError(f"mapping file {path} has no {section!r} section")
     return dict(document[section])
 
 
-def courier_status(value: Any, *, where: str) -> CourierStatus:
-    """A mapping-file value as a :class:`~hub.models.CourierStatus`, or ``ConfigError``."""
+# ---------------------------------------------------------------- courier status tables
+
+#: tables of a provider section in ``couriers.yaml`` mapping provider codes to a CourierStatus
+COURIER_MAIN_TABLES = ("statuses", "tags", "states")
+#: sub-status tables, consulted before the main table
+COURIER_SUB_TABLES = ("sub_statuses", "subtags")
+#: tables mapping codes to labels, not statuses (Kuaidi100 company codes)
+COURIER_LABEL_TABLES = ("companies",)
+_COURIER_TABLES = COURIER_MAIN_TABLES + COURIER_SUB_TABLES + COURIER_LABEL_TABLES
+_KUAIDI100_SUBSTATE = re.compile(r"[1-9]\d\d")
+
+
+@dataclass(frozen=True)
+class CourierTable:
+    """One provider's status tables from ``couriers.yaml``, validated."""
+
+    provider: str
+    main: dict[str, CourierStatus] = field(default_factory=dict)
+    sub: dict[str, CourierStatus] = field(default_factory=dict)
+    #: the provider's own words for a code, where the table gives them (``{status, name}`` entries)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def status(self, code: str | None, sub: str | None = None) -> CourierStatus:
+        """Sub-status first, then the status, then the parent of an unlisted code, else ``unknown``.
+
+        The parent of ``Exception_Foo`` (17TRACK) is ``Exception``; of a three-digit
+        Kuaidi100 sub-state (``209``) its first digit (``2``). Matching is exact first,
+        then case-insensitive.
+        """
+        sub_key, code_key = _code(sub), _code(code)
+        candidates: list[tuple[dict[str, CourierStatus], str]] = []
+        if sub_key:
+            candidates += [(self.sub, sub_key), (self.main, sub_key)]
+        if code_key:
+            candidates.append((self.main, code_key))
+        for key in (sub_key, code_key):
+            parent = _parent_code(key)
+            if parent:
+                candidates.append((self.main, parent))
+        for table, key in candidates:
+            found = _find(table, key)
+            if found is not None:
+                return found
+        return CourierStatus.unknown
+
+
+def _code(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def _parent_code(code: str | None) -> str | None:
+    """``Exception_Lost`` → ``Exception``; a Kuaidi100 sub-state ``209`` → ``2``."""
+    if not code:
+        return None
+    if "_" in code:
+        return code.split("_", 1)[0]
+    return code[0] if _KUAIDI100_SUBSTATE.fullmatch(code) else None
+
+
+def _find(table: dict[str, CourierStatus], key: str) -> CourierStatus | None:
+    if key in table:
+        return table[key]
+    folded = key.casefold()
+    return next((status for code, status in table.items() if code.casefold() == folded), None)
+
+
+def _yaml_type(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
+
+
+def validate_courier_tables(document: Any, path: Path | str) -> dict[str, CourierTable]:
+    """Check a whole ``couriers.yaml`` document and return its tables by provider.
+
+    Every provider section is a mapping of tables (:data:`COURIER_MAIN_TABLES`,
+    :data:`COURIER_SUB_TABLES`, :data:`COURIER_LABEL_TABLES`); a status table maps each
+    code to a :class:`~hub.models.CourierStatus` name, or to ``{status: ..., name: ...}``.
+    Raises :class:`~hub.errors.ConfigError` naming the file, the key path and the problem
+    (a bad status value is shown with the valid choices).
+    """
+    if document is None:
+        return {}
+    if not isinstance(document, Mapping):
+        raise ConfigError(
+            f"{path}: expected a mapping of courier provider sections, found {_yaml_type(document)}"
+        )
+    tables: dict[str, CourierTable] = {}
+    for provider, section in document.items():
+        name = str(provider)
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"{path}: {name}: expected a mapping of tables, found {_yaml_type(section)}")
+        table = CourierTable(provider=name)
+        for table_name, entries in section.items():
+            where = f"{path}: {name}.{table_name}"
+            if table_name not in _COURIER_TABLES:
+                raise ConfigError(f"{where}: unknown table (valid: {', '.join(_COURIER_TABLES)})")
+            if not isinstance(entries, Mapping):
+                raise ConfigError(
+                    f"{where}: expected a mapping of provider code to value, found {_yaml_type(entries)}"
+                )
+            if table_name in COURIER_LABEL_TABLES:
+                for code, label in entries.items():
+                    if not isinstance(label, str | int) or isinstance(label, bool):
+                        raise ConfigError(f"{where}.{code}: expected a label, found {_yaml_type(label)}")
+                continue
+            target = table.main if table_name in COURIER_MAIN_TABLES else table.sub
+            for code, entry in entries.items():
+                key = f"{where}.{code}"
+                if isinstance(entry, Mapping):
+                    if "status" not in entry:
+                        raise ConfigError(f"{key}: a {{status, name}} entry without 'status'")
+                    label = as_text(entry.get("name"))
+                    if label:
+                        table.names[str(code)] = label
+                    entry, key = entry["status"], f"{key}.status"
+                target[str(code)] = courier_status(entry, where=key)
+        tables[name] = table
+    return tables
+
+
+_VALIDATORS: dict[str, Callable[[Any, Path], object]] = {"couriers.yaml": validate_courier_tables}
+
+
+@lru_cache(maxsize=16)
+def _courier_tables(path: str, stamp: tuple[int, int]) -> dict[str, CourierTable]:
+    return validate_courier_tables(_read_mapping_file(Path(path)), path)
+
+
+def courier_tables() -> dict[str, CourierTable]:
+    """Every provider's tables from ``<mappings>/couriers.yaml`` (validated; cached until it changes)."""
+    path = mappings_dir() / "couriers.yaml"
     try:
-        return CourierStatus(str(value))
-    except ValueError:
-        allowed = ", ".join(s.value for s in CourierStatus)
-        raise ConfigError(f"{where}: {value!r} is not a courier status ({allowed})") from None
+        stat = path.stat()
+    except OSError:
+        raise ConfigError(f"mapping file not found: {path} (set HUB_MAPPINGS_DIR?)") from None
+    return _courier_tables(str(path), (stat.st_mtime_ns, stat.st_size))
+
+
+def courier_table(provider: str) -> CourierTable:
+    """One provider's tables, or ``ConfigError`` naming the file and the providers it has."""
+    tables = courier_tables()
+    if provider not in tables:
+        path = mappings_dir() / "couriers.yaml"
+        raise ConfigError(f"{path}: no {provider!r} section (has: {', '.join(tables) or 'none'})")
+    return tables[provider]
+
+
+@overload
+def courier_status(value: Any, /, *, where: str) -> CourierStatus: ...
+@overload
+def courier_status(provider: str, code: str | None, /, sub: str | None = None) -> CourierStatus: ...
+def courier_status(
+    first: Any, code: Any = _UNSET, /, sub: str | None = None, *, where: str | None = None
+) -> CourierStatus:
+    """A courier status, two ways.
+
+    ``courier_status("17track", "Exception", "Exception_Lost")`` looks a provider's code
+    (and sub-status) up in ``couriers.yaml``: e.g. ``("easypost", "return_to_sender")``,
+    ``("aftership", "Exception", "Exception_011")``, ``("kuaidi100", "14")``. An unlisted
+    code gives ``CourierStatus.unknown``; a missing provider section, ``ConfigError``.
+
+    ``courier_status(value, where="couriers.yaml aftership.tags.Delivered")`` checks one
+    mapping-file value, raising ``ConfigError`` with the valid choices if it is not one.
+    """
+    if code is _UNSET:
+        try:
+            return CourierStatus(str(first))
+        except ValueError:
+            allowed = ", ".join(s.value for s in CourierStatus)
+            raise ConfigError(f"{where}: {first!r} is not a courier status (valid: {allowed})") from None
+    return courier_table(str(first)).status(code, sub)

@@ -9,6 +9,7 @@ import typer
 
 from hub.cli.app import app, console, err_console, fail, open_config, open_engine
 from hub.cli.progress import track
+from hub.db import refresh_statistics
 from hub.evaluate import evaluate
 from hub.importer import iter_intakes, plan_import
 from hub.pipeline import Pipeline
@@ -34,6 +35,8 @@ def import_(
     engine = open_engine()
     try:
         stats = Pipeline(engine, config).ingest(track(intakes, total=total, label="importing"))
+        if stats.messages:
+            refresh_statistics(engine)
     finally:
         engine.dispose()
     console.print(stats.summary(), highlight=False)

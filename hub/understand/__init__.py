@@ -5,6 +5,8 @@
 (``extract``), non-complaint detection (``noise``) and category / severity
 (``classify``, lexicons in ``mappings/taxonomy.yaml``). Each step is total: a
 failure is recorded in ``msg.extra["understand_errors"]`` and the others still run.
+Only a :class:`~hub.errors.ConfigError` (a malformed ``taxonomy.yaml``) is raised: it
+is the installation, not the message, that is wrong.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from hub.errors import ConfigError
 from hub.models import ComplaintMessage
 from hub.understand.asr import normalise_message
 from hub.understand.classify import classify_message
@@ -27,7 +30,11 @@ log = logging.getLogger(__name__)
 
 
 def enrich(msg: ComplaintMessage, settings: UnderstandSettings | None = None) -> ComplaintMessage:
-    """Add what the text says to ``msg`` (mutated and returned). Never raises on odd text."""
+    """Add what the text says to ``msg`` (mutated and returned). Never raises on odd text.
+
+    Raises:
+        ConfigError: the taxonomy file is missing or malformed (names the file and the key).
+    """
     settings = settings or UnderstandSettings()
     steps: list[tuple[str, Callable[[], object]]] = [
         ("asr", lambda: normalise_message(msg)),
@@ -40,6 +47,8 @@ def enrich(msg: ComplaintMessage, settings: UnderstandSettings | None = None) ->
     for name, step in steps:
         try:
             step()
+        except ConfigError:
+            raise  # the installation is wrong (e.g. a malformed taxonomy.yaml), not this message
         except Exception as exc:  # one bad step must not lose the message
             log.warning("understand step %s failed on %s/%s: %s", name, msg.connector, msg.native_id, exc)
             errors = msg.extra.setdefault("understand_errors", [])

@@ -2,19 +2,24 @@
 
 Chinese terms are matched on the text converted to Simplified (so Traditional and
 Cantonese text match the same list); English terms on word boundaries, with simple
-inflections. See the header of ``taxonomy.yaml`` for the format.
+inflections. See the header of ``taxonomy.yaml`` for the format. The file is validated
+when it is loaded: anything malformed is a :class:`~hub.errors.ConfigError` naming the
+file, the key path and the problem.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
+from hub.errors import ConfigError
+from hub.models import Category, Channel
 from hub.understand.textutil import MAX_CHARS, to_simplified
 
 __all__ = ["Hit", "Lexicon", "Taxonomy", "TextView", "load_taxonomy"]
@@ -99,34 +104,57 @@ def _compile(word: str, lang: str) -> re.Pattern[str]:
     return re.compile(pattern.replace("'", "['’]?"))
 
 
-def _terms(spec: Any, lang: str) -> list[Term]:
-    """A list (weight 1) or a mapping weight → list."""
-    if not spec:
+def _terms(spec: Any, lang: str, where: _Where | None = None) -> list[Term]:
+    """A list (weight 1) or a mapping weight → list; ``where`` validates (else bad entries are skipped)."""
+    if spec is None:
         return []
-    groups: list[tuple[float, list[Any]]]
+    groups: list[tuple[float, Any, str]]
     if isinstance(spec, dict):
-        groups = [(float(weight), list(words or [])) for weight, words in spec.items()]
+        groups = [(_weight(w, where, f"{lang}.{w}"), words, f"{lang}.{w}") for w, words in spec.items()]
     else:
-        groups = [(1.0, list(spec))]
+        groups = [(1.0, spec, lang)]
     out: list[Term] = []
-    for weight, words in groups:
-        for word in words:
-            word = str(word).strip()
-            if not word:
+    for weight, words, key in groups:
+        if words is None:
+            continue
+        if not isinstance(words, list):
+            if where is not None:
+                where.fail(key, f"expected a list of words, found {_kind(words)}")
+            continue
+        for index, word in enumerate(words):
+            if isinstance(word, bool) or not isinstance(word, str | int | float):
+                if where is not None:
+                    where.fail(f"{key}[{index}]", f"expected a word, found {_kind(word)}")
+                continue
+            text = str(word).strip()
+            if not text:
                 continue
             try:
                 out.append(
                     Term(
-                        word=word,
+                        word=text,
                         weight=weight,
                         lang=lang,
-                        regex=_compile(word, lang),
-                        needle=_needle(word, lang),
+                        regex=_compile(text, lang),
+                        needle=_needle(text, lang),
                     )
                 )
-            except re.error:
-                continue
+            except re.error as exc:
+                if where is not None:
+                    where.fail(f"{key}[{index}]", f"invalid regular expression {text!r}: {exc}")
     return out
+
+
+def _weight(value: Any, where: _Where | None, key: str) -> float:
+    try:
+        weight = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        weight = math.nan
+    if not math.isfinite(weight):
+        if where is not None:
+            where.fail(key, f"weight {value!r} is not a number")
+        return 0.0
+    return weight
 
 
 @dataclass
@@ -136,9 +164,18 @@ class Lexicon:
     terms: list[Term] = field(default_factory=list)
 
     @classmethod
-    def from_spec(cls, spec: Any) -> Lexicon:
+    def from_spec(cls, spec: Any, where: _Where | None = None, extra_keys: tuple[str, ...] = ()) -> Lexicon:
+        """Terms of ``{zh: ..., en: ...}``; with ``where``, anything malformed is a ``ConfigError``."""
         spec = spec or {}
-        return cls(_terms(spec.get("zh"), "zh") + _terms(spec.get("en"), "en"))
+        if not isinstance(spec, dict):
+            if where is not None:
+                where.fail("", f"expected a mapping with zh and en lexicons, found {_kind(spec)}")
+            return cls()
+        if where is not None:
+            for key in spec:
+                if key not in ("zh", "en", *extra_keys) and not str(key).startswith(("label", "description")):
+                    where.fail(str(key), f"unknown key (valid: {', '.join(('zh', 'en', *extra_keys))})")
+        return cls(_terms(spec.get("zh"), "zh", where) + _terms(spec.get("en"), "en", where))
 
     def hits(self, view: TextView, negation: Lexicon | None = None) -> list[Hit]:
         """Each term once, in order of appearance.
@@ -206,36 +243,182 @@ class Taxonomy:
     noise_thresholds: dict[str, float]
 
 
-def _build(data: dict[str, Any]) -> Taxonomy:
-    cats = data.get("categories") or {}
-    severity = data.get("severity") or {}
-    noise = data.get("noise") or {}
-    categories = {name: Lexicon.from_spec(spec) for name, spec in cats.items()}
+class _Where:
+    """Where a value sits in the taxonomy file, to name it in a ``ConfigError``."""
+
+    def __init__(self, path: Path | str, key: str = "") -> None:
+        self.path = path
+        self.key = key
+
+    def __truediv__(self, key: object) -> _Where:
+        return _Where(self.path, f"{self.key}.{key}" if self.key else str(key))
+
+    def fail(self, key: str, problem: str) -> NoReturn:
+        full = ".".join(k for k in (self.key, key) if k)
+        raise ConfigError(f"{self.path}: {full or '(top level)'}: {problem}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    return type(value).__name__
+
+
+_CATEGORIES = tuple(c.value for c in Category)
+_CHANNELS = tuple(c.value for c in Channel)
+_NOISE_KINDS = ("complaint", "praise", "spam", "robocall")
+_TOP_LEVEL = (
+    "version", "categories", "margin", "tie_break", "default_category", "channel_category",
+    "severity", "noise",
+)  # fmt: skip
+
+
+def _mapping(value: Any, where: _Where, key: str, *, required: bool = False) -> dict[Any, Any]:
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        where.fail(
+            key, f"expected a mapping, found {_kind(value)}" if value is not None else "missing section"
+        )
+    return value
+
+
+def _category(value: Any, where: _Where, key: str) -> str:
+    if not isinstance(value, str) or value not in _CATEGORIES:
+        where.fail(key, f"unknown category {value!r} (valid: {', '.join(_CATEGORIES)})")
+    return value
+
+
+def _channel(value: Any, where: _Where, key: str) -> str:
+    if not isinstance(value, str) or value not in _CHANNELS:
+        where.fail(key, f"unknown channel {value!r} (valid: {', '.join(_CHANNELS)})")
+    return value
+
+
+def _build(data: Any, path: Path | str = "taxonomy.yaml") -> Taxonomy:
+    """Validate a taxonomy document and compile it.
+
+    Raises ``ConfigError`` naming the file, the key path (``categories.logistics.zh.3[4]``)
+    and the problem: a missing section, an unknown key, category, channel or noise kind,
+    a weight or threshold that is not a number, a word that is not text, an invalid
+    ``re:`` expression, a value of the wrong type.
+    """
+    top = _Where(path)
+    if data is None:
+        top.fail("", "empty file (expected the sections categories, severity and noise)")
+    data = _mapping(data, top, "", required=True)
+    for key in data:
+        if key not in _TOP_LEVEL:
+            top.fail(str(key), f"unknown section (valid: {', '.join(_TOP_LEVEL)})")
+    version = data.get("version", 1)
+    if version != 1:
+        top.fail("version", f"unsupported version {version!r} (this hub reads version 1)")
+
+    cats = _mapping(data.get("categories"), top, "categories", required=True)
+    if not cats:
+        top.fail("categories", "no categories")
+    categories: dict[str, Lexicon] = {}
+    for name, spec in cats.items():
+        categories[_category(name, top / "categories", str(name))] = Lexicon.from_spec(
+            spec, top / "categories" / name
+        )
+
+    tie_break = data.get("tie_break")
+    if tie_break is None:
+        tie_break = list(categories)
+    elif not isinstance(tie_break, list):
+        top.fail("tie_break", f"expected a list of categories, found {_kind(tie_break)}")
+    margin: dict[str, float] = {}
+    for name, factor in _mapping(data.get("margin"), top, "margin").items():
+        margin[_category(name, top / "margin", str(name))] = _weight(factor, top / "margin", str(name))
+    channel_category = {
+        _channel(k, top / "channel_category", str(k)): _category(v, top / "channel_category", str(k))
+        for k, v in _mapping(data.get("channel_category"), top, "channel_category").items()
+    }
+
+    severity = _mapping(data.get("severity"), top, "severity", required=True)
+    for key in severity:
+        if key not in ("skip_channels", "rules", "negation"):
+            top.fail(f"severity.{key}", "unknown key (valid: skip_channels, rules, negation)")
+    rules = _mapping(severity.get("rules"), top / "severity", "rules", required=True)
+    skip = severity.get("skip_channels") or []
+    if not isinstance(skip, list):
+        top.fail("severity.skip_channels", f"expected a list of channels, found {_kind(skip)}")
+
+    noise = _mapping(data.get("noise"), top, "noise", required=True)
+    thresholds: dict[str, float] = {}
+    for kind, spec in noise.items():
+        if kind not in _NOISE_KINDS:
+            top.fail(f"noise.{kind}", f"unknown noise lexicon (valid: {', '.join(_NOISE_KINDS)})")
+        if isinstance(spec, dict) and "threshold" in spec:
+            thresholds[kind] = _weight(spec["threshold"], top / "noise" / kind, "threshold")
+
     return Taxonomy(
         categories=categories,
-        tie_break=[str(c) for c in data.get("tie_break") or list(categories)],
-        margin={str(k): float(v) for k, v in (data.get("margin") or {}).items()},
-        default_category=str(data.get("default_category") or "other"),
-        channel_category={str(k): str(v) for k, v in (data.get("channel_category") or {}).items()},
+        tie_break=[_category(c, top, f"tie_break[{i}]") for i, c in enumerate(tie_break)],
+        margin=margin,
+        default_category=_category(data.get("default_category", "other"), top, "default_category"),
+        channel_category=channel_category,
         severity_rules={
-            name: Lexicon.from_spec(spec) for name, spec in (severity.get("rules") or {}).items()
+            str(name): Lexicon.from_spec(spec, top / "severity" / "rules" / name)
+            for name, spec in rules.items()
         },
-        severity_skip_channels={str(c) for c in severity.get("skip_channels") or []},
-        negation=Lexicon.from_spec(severity.get("negation")),
-        noise={name: Lexicon.from_spec(spec) for name, spec in noise.items()},
-        noise_thresholds={
-            name: float(spec.get("threshold", 1)) for name, spec in noise.items() if isinstance(spec, dict)
+        severity_skip_channels={_channel(c, top, f"severity.skip_channels[{i}]") for i, c in enumerate(skip)},
+        negation=Lexicon.from_spec(severity.get("negation"), top / "severity" / "negation"),
+        noise={
+            kind: Lexicon.from_spec(spec, top / "noise" / kind, extra_keys=("threshold",))
+            for kind, spec in noise.items()
         },
+        noise_thresholds=thresholds,
     )
 
 
+class _LexiconLoader(yaml.SafeLoader):
+    """YAML as ops write word lists: only true/false are booleans.
+
+    YAML 1.1 reads bare ``no``, ``yes``, ``on``, ``off``, ``y``, ``n`` as booleans, which
+    silently turned the negation word ``no`` into ``False``; here they stay words.
+    """
+
+
+_LexiconLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LexiconLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 @cache
-def _load(path: str, mtime: float) -> Taxonomy:
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
-    return _build(data)
+def _load(path: str, stamp: tuple[int, int]) -> Taxonomy:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_LexiconLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read taxonomy file {path}: {exc}") from None
+    return _build(data, path)
 
 
 def load_taxonomy(path: Path) -> Taxonomy:
-    """Parse (and cache, until the file changes) a taxonomy file."""
-    return _load(str(path), path.stat().st_mtime)
+    """Parse, validate and cache (until the file changes) a taxonomy file.
+
+    Raises :class:`~hub.errors.ConfigError` naming the file, the key and the problem.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ConfigError(
+            f"taxonomy file not found: {path} (set HUB_MAPPINGS_DIR or taxonomy_path?)"
+        ) from None
+    return _load(str(path), (stat.st_mtime_ns, stat.st_size))
