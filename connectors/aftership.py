@@ -60,7 +60,7 @@ def _webhook(payload: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _latest_checkpoint(msg: dict[str, Any]) -> tuple[dict[str, Any] | None, datetime | None]:
     """The newest checkpoint and its time (AfterShip lists them oldest first)."""
-    checkpoints = [c for c in msg.get("checkpoints") or [] if isinstance(c, dict)]
+    checkpoints = [c for c in _list(msg.get("checkpoints")) if isinstance(c, dict)]
     timed = []
     for index, checkpoint in enumerate(checkpoints):
         when = optional_timestamp(

@@ -37,6 +37,10 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _objects(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
@@ -49,8 +53,8 @@ def _includes_for(tweet: dict[str, Any], includes: dict[str, Any]) -> dict[str, 
     if tweets:
         subset["tweets"] = tweets
     attachments = _object(tweet.get("attachments"))
-    media_keys = set(attachments.get("media_keys") or [])
-    media = [m for m in _objects(includes.get("media")) if m.get("media_key") in media_keys]
+    media_keys = {key for key in _list(attachments.get("media_keys")) if isinstance(key, str)}
+    media = [m for m in _objects(includes.get("media")) if as_text(m.get("media_key")) in media_keys]
     if media:
         subset["media"] = media
     mentioned = {as_text(m.get("username")) for m in _objects(_object(tweet.get("entities")).get("mentions"))}

@@ -27,6 +27,7 @@ from hub.models import Channel, ComplaintMessage, NonActionable, RawItem, utc
 from hub.registry import get_connector
 from hub.tables import CaseRow, MessageKeyRow, MessageRow, RawItemRow
 from hub.understand import enrich
+from hub.understand.taxonomy import load_taxonomy
 
 __all__ = ["IngestStats", "Intake", "Pipeline"]
 
@@ -64,6 +65,8 @@ class Pipeline:
     def __init__(self, engine: Engine, config: HubConfig) -> None:
         self.engine = engine
         self.config = config
+        # fail fast on a broken taxonomy file instead of quarantining every item with its error
+        load_taxonomy(config.understand.taxonomy_file())
 
     def ingest(self, items: Iterable[Intake], stats: IngestStats | None = None) -> IngestStats:
         """Ingest items in batches of ``ingest.batch_size``, one transaction each."""

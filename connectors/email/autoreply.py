@@ -52,7 +52,8 @@ class Bounce:
 
 def _value(msg: Message, name: str) -> str | None:
     value = header(msg, name)
-    return None if value is None else value.split(";", 1)[0].strip().lower()
+    # decoded: raw 8-bit bytes (surrogate escapes) must not leak into the evidence text
+    return None if value is None else decode_header_value(value).split(";", 1)[0].strip().lower()
 
 
 def _is_bounce(msg: Message, mime: MimeResult, sender: str | None, subject: str) -> str | None:
@@ -73,8 +74,9 @@ def _auto_reply(msg: Message, subject: str) -> str | None:
     if auto == "auto-replied":
         return "Auto-Submitted: auto-replied"
     for name, raw in msg.raw_items():
-        if _AUTOREPLY_HEADER.match(name) and str(raw).strip().lower() not in _FALSEY:
-            return f"{name}: {str(raw).strip()}"
+        value = decode_header_value(str(raw))
+        if _AUTOREPLY_HEADER.match(name) and value.lower() not in _FALSEY:
+            return f"{name}: {value}"
     if _value(msg, "Precedence") in {"auto_reply", "auto-reply", "autoreply"}:
         return "Precedence: auto_reply"
     suppress = _value(msg, "X-Auto-Response-Suppress") or ""

@@ -122,6 +122,15 @@ def show_case(case_id: Annotated[str, typer.Argument(help="case id, e.g. C-00001
                 f"; orders {m.order_nos or []}; parcels {m.tracking_nos or []}[/dim]",
                 highlight=False,
             )
+            data = m.data or {}
+            why = ", ".join((data.get("extra") or {}).get("category_reasons") or [])
+            sev = ", ".join(data.get("severity_reasons") or [])
+            if m.category or why or sev:
+                console.print(
+                    f"[dim]{m.category or '-'}/{m.severity or '-'}"
+                    f"{' because ' + why if why else ''}{'; severe: ' + sev if sev else ''}[/dim]",
+                    highlight=False,
+                )
             if m.subject:
                 console.print(f"[bold]{m.subject}[/bold]", highlight=False)
             console.print(m.text, highlight=False, markup=False)

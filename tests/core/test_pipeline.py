@@ -232,3 +232,17 @@ def test_same_import_on_postgresql(postgres_engine: Engine, sqlite_engine: Engin
     assert counts(postgres_engine) == counts(sqlite_engine)
     with Session(postgres_engine) as pg, Session(sqlite_engine) as lite:
         assert list(iter_case_documents(pg)) == list(iter_case_documents(lite))
+
+
+def test_broken_taxonomy_fails_fast_with_its_location(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.errors import ConfigError
+    from hub.understand import UnderstandSettings
+
+    bad = tmp_path / "taxonomy.yaml"
+    bad.write_text("categories:\n  logistics:\n    zh: ['re:(unclosed']\n", encoding="utf-8")
+    config = HubConfig(understand=UnderstandSettings(taxonomy_path=bad))
+    with pytest.raises(ConfigError) as info:
+        Pipeline(sqlite_engine, config)
+    assert str(bad) in str(info.value)
