@@ -158,6 +158,10 @@ class SourceConnector:
         """Verify a pushed delivery's signature and return its raw items (``SignatureInvalid`` if forged)."""
         raise NotImplementedError(f"connector {self.name!r} receives no webhooks")
 
+    def webhook_reply(self, accepted: int) -> tuple[int, bytes, str]:
+        """The HTTP answer a provider expects after a delivery: (status, body, media type)."""
+        return 200, f'{{"accepted": {accepted}}}'.encode(), "application/json"
+
     def configure(self, data: Mapping[str, Any]) -> ConnectorConfig:
         """Validate an instance's ``config:`` block against :attr:`Config`."""
         return self.Config.model_validate(dict(data))
