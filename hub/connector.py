@@ -55,6 +55,7 @@ class Capability:
     POLL = "poll"  # read: `hub poll`, scheduled polling
     WEBHOOK = "webhook"  # webhook: pushed deliveries with a verified signature
     IDLE = "idle"  # push notification of new items while connected (IMAP IDLE)
+    TRACK = "track"  # polls the tracking numbers the core hands it (those open cases name)
 
 
 class ConnectorConfig(BaseModel):
@@ -107,6 +108,8 @@ class ReadContext:
     max_items: int | None = None
     #: IMAP IDLE and the like: wait up to this many seconds for new items before returning
     wait_seconds: float = 0.0
+    #: ``track`` connectors: tracking numbers that open cases name (the core fills this)
+    tracking_numbers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.config import ConnectorInstance, HubConfig
 from hub.connector import Capability, ConnectorConfig, ReadContext, SourceConnector, secret_values
@@ -26,7 +26,7 @@ from hub.errors import AuthError, ConfigError, HubError
 from hub.http import scrub
 from hub.pipeline import IngestStats, Intake, Pipeline
 from hub.registry import get_connector
-from hub.tables import ConnectorHealthRow
+from hub.tables import CaseRow, ConnectorHealthRow, MessageKeyRow, MessageRow
 
 __all__ = ["PollResult", "configure_instance", "find_instance", "poll_instance", "record_health"]
 
@@ -90,6 +90,9 @@ def poll_instance(
     with session_scope(engine) as session:
         cursor = load_cursor(session, inst.name)
     ctx = ReadContext(instance=inst.name, log=log, max_items=max_items, wait_seconds=wait_seconds)
+    if Capability.TRACK in connector.capabilities:
+        with session_scope(engine) as session:
+            ctx.tracking_numbers = open_case_tracking_numbers(session)
     try:
         for batch in connector.read(cfg, dict(cursor), ctx):
 
@@ -109,6 +112,18 @@ def poll_instance(
         return result
     record_health(engine, inst, result)
     return result
+
+
+def open_case_tracking_numbers(session: Session) -> list[str]:
+    """Tracking numbers named by cases that are not closed (for couriers polled per number)."""
+    rows = session.exec(
+        select(MessageKeyRow.value)
+        .join(MessageRow, col(MessageRow.id) == MessageKeyRow.message_id)
+        .join(CaseRow, col(CaseRow.id) == MessageRow.case_id)
+        .where(MessageKeyRow.kind == "tracking", CaseRow.status != "closed")
+        .distinct()
+    ).all()
+    return sorted(rows)
 
 
 def record_health(
