@@ -68,11 +68,26 @@ class ConnectorInstance(_Strict):
         return parse_duration(self.interval)
 
 
+class DeliverySettings(_Strict):
+    """Retries, dead letters and the circuit breaker of one sink."""
+
+    #: attempts before an outbox row goes to dead letter
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    #: first retry after about this many seconds, doubling each time (with jitter) ...
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    #: ... up to this many
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+    #: consecutive failed calls that open the circuit breaker (the sink is skipped for a while)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
+
+
 class SinkInstance(_Strict):
-    name: str
+    name: str = Field(min_length=1, max_length=128)
     type: str
     mapping: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
 
 class IngestSettings(_Strict):

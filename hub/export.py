@@ -112,3 +112,26 @@ def iter_case_documents(session: Session, *, chunk: int = 500) -> Iterator[dict[
                 case, msgs[case.id], customers.get(cid) if cid else None, idents[cid] if cid else []
             )
         last = ids[-1] or last
+
+
+def load_case_document(session: Session, case_id: int) -> dict[str, Any] | None:
+    """One case in the export shape, or None if it does not exist."""
+    case = session.get(CaseRow, case_id)
+    if case is None:
+        return None
+    messages = session.exec(
+        select(MessageRow)
+        .where(MessageRow.case_id == case_id)
+        .order_by(col(MessageRow.occurred_at), col(MessageRow.id))
+    ).all()
+    customer = session.get(CustomerRow, case.customer_id) if case.customer_id else None
+    identities = (
+        session.exec(
+            select(CustomerIdentityRow)
+            .where(CustomerIdentityRow.customer_id == case.customer_id)
+            .order_by(col(CustomerIdentityRow.id))
+        ).all()
+        if case.customer_id
+        else []
+    )
+    return case_document(case, messages, customer, identities)

@@ -24,6 +24,7 @@ __all__ = [
     "MessageRow",
     "OutboxRow",
     "RawItemRow",
+    "SinkLinkRow",
 ]
 
 
@@ -178,6 +179,7 @@ class OutboxRow(SQLModel, table=True):
     next_attempt_at: datetime | None = _ts(nullable=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     external_id: str | None = Field(default=None, max_length=256)
+    delivered_at: datetime | None = _ts(nullable=True)
 
 
 class CursorRow(SQLModel, table=True):
@@ -210,3 +212,16 @@ class ConnectorHealthRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_items: int = 0
     items_total: int = 0
+
+
+class SinkLinkRow(SQLModel, table=True):
+    """The target system's record id for a case, remembered after the first successful delivery."""
+
+    __tablename__ = "sink_link"
+    __table_args__ = (UniqueConstraint("sink", "case_id", name="uq_sink_link"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sink: str = Field(max_length=128)
+    case_id: int = Field(foreign_key="case.id")
+    external_id: str = Field(max_length=256)
+    linked_at: datetime = _ts(nullable=False)

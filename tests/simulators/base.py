@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,10 @@ class Reply:
     status: int = 200
     body: bytes | str | Any = b""
     headers: dict[str, str] = field(default_factory=dict)
+    #: seconds to wait before answering (to provoke client timeouts)
+    delay: float = 0.0
+    #: close the connection without any answer (a dropped connection)
+    drop: bool = False
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
@@ -89,6 +94,12 @@ class Simulator:
                         reply = sim.handle(rec)
                     except Exception as exc:  # a simulator bug shows as a 500 with the reason
                         reply = Reply(500, f"simulator error: {type(exc).__name__}: {exc}".encode())
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 payload = reply.body if isinstance(reply.body, bytes) else str(reply.body).encode()
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
