@@ -2,8 +2,9 @@
 # Install what the tests need, start the servers they use on loopback, run them, stop the servers.
 #   bash tests/run.sh [pytest args...]
 # Servers: a private PostgreSQL cluster on 127.0.0.1:${HUB_TEST_PG_PORT:-15432} (Debian package
-# postgresql, installed with apt when missing). Nothing listens outside loopback; all state lives
-# in a temporary folder removed at the end.
+# postgresql); the IMAP tests start private Dovecot instances themselves (dovecot-imapd). Missing
+# Debian packages are installed with apt. Nothing listens outside loopback; all state lives in
+# temporary folders removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,11 +16,16 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- system packages -------------------------------------------------------------------------
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
-if [ -z "$(pg_bin)" ] || [ ! -x "$(pg_bin)/initdb" ]; then
-  log "installing postgresql (apt)"
+need=()
+{ [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ]; } || need+=(postgresql)
+command -v dovecot >/dev/null || need+=(dovecot-imapd)
+command -v doveadm >/dev/null || need+=(dovecot-core)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 PGBIN=$(pg_bin)
 
