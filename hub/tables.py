@@ -18,6 +18,7 @@ __all__ = [
     "CaseRow",
     "ConnectorHealthRow",
     "CursorRow",
+    "LockRow",
     "CustomerIdentityRow",
     "CustomerRow",
     "MessageKeyRow",
@@ -225,3 +226,13 @@ class SinkLinkRow(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id")
     external_id: str = Field(max_length=256)
     linked_at: datetime = _ts(nullable=False)
+
+
+class LockRow(SQLModel, table=True):
+    """A named lock with an expiry: one poll per connector instance, one scheduler."""
+
+    __tablename__ = "lock"
+
+    name: str = Field(primary_key=True, max_length=200)
+    owner: str = Field(max_length=200)
+    expires_at: datetime = _ts(nullable=False)
