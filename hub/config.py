@@ -137,6 +137,19 @@ class SlaSettings(_Strict):
         return self.category_hours.get(category, {}).get(severity, self.hours.get(severity, 48))
 
 
+class RuntimeSettings(_Strict):
+    """The scheduler's periodic tasks and the workers' limits."""
+
+    deliver_interval: str = "2s"
+    sla_sweep_interval: str = "60s"
+    housekeeping_interval: str = "1h"
+    #: hard time limit of any task (seconds); a poll or delivery pass is cut off after it
+    task_time_limit: int = Field(default=600, ge=30)
+    #: poll and delivery locks last this long unless renewed as work progresses,
+    #: so a worker killed mid-task blocks the next one for at most this long
+    lock_seconds: float = Field(default=60, gt=0)
+
+
 class HubConfig(_Strict):
     #: connector plugins allowed to load (entry-point names); None allows every installed one
     connector_allowlist: list[str] | None = None
@@ -146,6 +159,7 @@ class HubConfig(_Strict):
     matching: MatchingSettings = Field(default_factory=MatchingSettings)
     understand: UnderstandSettings = Field(default_factory=UnderstandSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
 
     @model_validator(mode="after")
     def _unique_names(self) -> HubConfig:

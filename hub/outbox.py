@@ -113,8 +113,13 @@ class Outbox:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
 
     # -- delivery --------------------------------------------------------------------------
-    def deliver_once(self, sink: str | None = None, *, limit: int = 500) -> DeliveryStats:
-        """One pass: deliver every row deliverable now (each case's head), per sink."""
+    def deliver_once(
+        self, sink: str | None = None, *, limit: int = 500, heartbeat: Callable[[], bool] | None = None
+    ) -> DeliveryStats:
+        """One pass: deliver every row deliverable now (each case's head), per sink.
+
+        ``heartbeat`` is called after each call to a sink; False stops the pass.
+        """
         stats = DeliveryStats()
         for name, target in self.sinks.items():
             if sink is not None and name != sink:
@@ -135,6 +140,8 @@ class Outbox:
                     stats.skipped_sinks.add(name)
                     break
                 stats.add(self._call(target, breaker, batch))
+                if heartbeat is not None and not heartbeat():
+                    return stats
         return stats
 
     def flush(self, sink: str | None = None, *, max_seconds: float | None = None) -> DeliveryStats:

@@ -11,6 +11,7 @@ config are scrubbed from every recorded or logged error.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -76,8 +77,13 @@ def poll_instance(
     *,
     max_items: int | None = None,
     wait_seconds: float = 0.0,
+    heartbeat: Callable[[], bool] | None = None,
 ) -> PollResult:
-    """One poll cycle of ``inst``; never raises for the connector's own failures (they are recorded)."""
+    """One poll cycle of ``inst``; never raises for the connector's own failures (they are recorded).
+
+    ``heartbeat`` is called after each batch (e.g. to renew the poll lock); if it returns
+    False the cycle stops there (its batches so far are committed).
+    """
     connector, cfg = configure_instance(config, inst)
     if Capability.POLL not in connector.capabilities:
         msg = (
@@ -102,6 +108,9 @@ def poll_instance(
             intakes = [Intake(item) for item in batch.items]
             pipeline.ingest_batch(intakes, result.stats, also=save)
             result.batches += 1
+            if heartbeat is not None and not heartbeat():
+                log.warning("poll of %s stopped early: lost its lock", inst.name)
+                break
     except Exception as exc:  # recorded as health, never crashes the poller
         result.ok = False
         kind = "configuration" if isinstance(exc, AuthError) else type(exc).__name__

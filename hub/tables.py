@@ -14,18 +14,27 @@ from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueC
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "ApiTokenRow",
+    "AuditRow",
+    "CaseCorrectionRow",
     "CaseEventRow",
+    "CaseNoteRow",
+    "CaseResolutionRow",
+    "CaseTransitionRow",
+    "CaseWorkRow",
     "CaseRow",
     "ConnectorHealthRow",
     "CursorRow",
-    "LockRow",
     "CustomerIdentityRow",
     "CustomerRow",
+    "LockRow",
     "MessageKeyRow",
     "MessageRow",
     "OutboxRow",
     "RawItemRow",
     "SinkLinkRow",
+    "UserRow",
+    "WebSessionRow",
 ]
 
 
@@ -236,3 +245,138 @@ class LockRow(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=200)
     owner: str = Field(max_length=200)
     expires_at: datetime = _ts(nullable=False)
+
+
+# --------------------------------------------------------------------------- the queue (issue 8)
+
+
+class UserRow(SQLModel, table=True):
+    """A person (or system) using the queue. ``role``: agent, ops or admin; passwords as argon2 hashes."""
+
+    __tablename__ = "hub_user"
+    __table_args__ = (UniqueConstraint("name", name="uq_hub_user_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    role: str = Field(default="agent", max_length=16)
+    password_hash: str | None = Field(default=None, sa_column=Column(Text))
+    disabled: bool = False
+    created_at: datetime = _ts(nullable=False)
+    last_login_at: datetime | None = _ts(nullable=True)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token for systems (``Authorization: Bearer``); only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_token_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="hub_user.id", index=True)
+    token_hash: str = Field(max_length=64)
+    prefix: str = Field(max_length=16)
+    label: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts(nullable=False)
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random token, the store its SHA-256 and the CSRF token."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_web_session_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="hub_user.id", index=True)
+    token_hash: str = Field(max_length=64)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+
+
+class CaseWorkRow(SQLModel, table=True):
+    """Work state of a case beside its labels: who has it, and when its SLA breach was flagged."""
+
+    __tablename__ = "case_work"
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    assignee_id: int | None = Field(default=None, foreign_key="hub_user.id", index=True)
+    assigned_at: datetime | None = _ts(nullable=True)
+    sla_breached_at: datetime | None = _ts(nullable=True)
+    sla_breached_due_at: datetime | None = _ts(nullable=True)
+
+
+class CaseNoteRow(SQLModel, table=True):
+    """An internal note on a case (never sent downstream)."""
+
+    __tablename__ = "case_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    author: str = Field(max_length=128)
+    created_at: datetime = _ts(nullable=False)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CaseTransitionRow(SQLModel, table=True):
+    """One status change of a case along the lifecycle, with who and when."""
+
+    __tablename__ = "case_transition"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=128)
+    at: datetime = _ts(nullable=False)
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class CaseResolutionRow(SQLModel, table=True):
+    """The record written when a case is closed: measures taken, result, customer feedback."""
+
+    __tablename__ = "case_resolution"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    measures: str = Field(sa_column=Column(Text, nullable=False))
+    result: str = Field(sa_column=Column(Text, nullable=False))
+    customer_feedback: str | None = Field(default=None, sa_column=Column(Text))
+    closed_by: str = Field(max_length=128)
+    closed_at: datetime = _ts(nullable=False)
+    handling_seconds: float | None = None
+
+
+class CaseCorrectionRow(SQLModel, table=True):
+    """An agent's correction of a case's category or severity (the classifier's value kept as ``old``)."""
+
+    __tablename__ = "case_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    field: str = Field(max_length=16)
+    old: str = Field(max_length=32)
+    new: str = Field(max_length=32)
+    actor: str = Field(max_length=128)
+    at: datetime = _ts(nullable=False)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AuditRow(SQLModel, table=True):
+    """Who did what, when: every action through the API, the web UI and the user CLI."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_case", "case_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    detail: dict[str, Any] | None = _json()
+
+
+#: the queue lists open cases by time left; this index serves that order (and the overdue filter)
+Index("ix_case_status_due", CaseRow.__table__.c.status, CaseRow.__table__.c.sla_due_at)  # type: ignore[attr-defined]

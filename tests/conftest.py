@@ -24,8 +24,8 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def postgres_engine() -> Iterator[Engine]:
-    """A fresh schema-less database on the real PostgreSQL server started by tests/run.sh."""
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the real PostgreSQL server started by tests/run.sh; dropped after."""
     url = os.environ.get("HUB_TEST_POSTGRES_URL")
     if not url:
         pytest.fail(
@@ -36,13 +36,26 @@ def postgres_engine() -> Iterator[Engine]:
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    base = url.rsplit("/", 1)[0]
-    engine = make_engine(f"{base}/{name}")
-    yield engine
-    engine.dispose()
+    yield f"{url.rsplit('/', 1)[0]}/{name}"
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis server started by tests/run.sh (a database number per test run)."""
+    url = os.environ.get("HUB_TEST_REDIS_URL")
+    if not url:
+        pytest.fail("HUB_TEST_REDIS_URL is not set: run the tests with `bash tests/run.sh`, which starts Redis")
+    return f"{url.rstrip('/')}/{uuid.uuid4().int % 15 + 1}"
 
 
 @pytest.fixture

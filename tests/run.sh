@@ -2,13 +2,14 @@
 # Install what the tests need, start the servers they use on loopback, run them, stop the servers.
 #   bash tests/run.sh [pytest args...]
 # Servers: a private PostgreSQL cluster on 127.0.0.1:${HUB_TEST_PG_PORT:-15432} (Debian package
-# postgresql); the IMAP tests start private Dovecot instances themselves (dovecot-imapd). Missing
+# postgresql), a private Redis on 127.0.0.1:${HUB_TEST_REDIS_PORT:-16379}; the IMAP tests start private Dovecot instances themselves (dovecot-imapd). Missing
 # Debian packages are installed with apt. Nothing listens outside loopback; all state lives in
 # temporary folders removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_PORT=${HUB_TEST_PG_PORT:-15432}
+REDIS_PORT=${HUB_TEST_REDIS_PORT:-16379}
 SVC=$(mktemp -d /tmp/hub-test-svc.XXXXXX)
 chmod 755 "$SVC"
 
@@ -21,6 +22,7 @@ need=()
 command -v dovecot >/dev/null || need+=(dovecot-imapd)
 command -v doveadm >/dev/null || need+=(dovecot-core)
 command -v openssl >/dev/null || need+=(openssl)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
@@ -41,6 +43,9 @@ log "installing the hub with its test dependencies"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 PGDATA_DIR="$SVC/pg"
 stop_servers() {
+  if [ -f "$SVC/redis/redis.pid" ]; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+  fi
   if [ -f "$PGDATA_DIR/data/postmaster.pid" ]; then
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
   fi
@@ -59,6 +64,14 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/pg.log" -w -t 60 \
   start >/dev/null || { cat "$PGDATA_DIR/pg.log" >&2; exit 1; }
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE hub_test" >/dev/null
 export HUB_TEST_POSTGRES_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/hub_test"
+
+log "starting Redis on 127.0.0.1:$REDIS_PORT"
+mkdir -p "$SVC/redis"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$SVC/redis" \
+  --daemonize yes --pidfile "$SVC/redis/redis.pid" --logfile "$SVC/redis/redis.log"
+for _ in $(seq 100); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG || { cat "$SVC/redis/redis.log" >&2; exit 1; }
+export HUB_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 
 # --- checks ----------------------------------------------------------------------------------
 log "ruff"
