@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from imapclient import SEEN, IMAPClient
+from imapclient import DELETED, SEEN, IMAPClient
 from pydantic import Field, SecretStr, model_validator
 
 from connectors.email.capture import native_id, split_capture
@@ -196,13 +196,13 @@ class _Reader:
     def read(self, cursor: Cursor) -> Iterator[Batch]:
         found = 0
         for folder in self.config.folders:
+            if self.left is not None and self.left <= 0:
+                return
             for batch, uids in self._folder(folder, cursor.get(folder)):
                 cursor[folder] = batch.cursor
                 found += len(batch.items)
                 yield batch
                 self._after_commit(uids)  # resumed: the core has committed the batch
-            if self.left is not None and self.left <= 0:
-                return
         if found == 0 and self.ctx.wait_seconds > 0:
             first = self.config.folders[0]
             self._wait(first, self.ctx.wait_seconds)
@@ -233,7 +233,7 @@ class _Reader:
                 "%s: unreadable cursor %r for %r: reading from UID 1", self.ctx.instance, value, folder
             )
         if self.config.move_to and last:
-            self._move_leftovers(last)
+            self._move_leftovers(last, self.config.move_to)
         uidnext = int(selected.get(b"UIDNEXT", 0))
         if uidnext and uidnext <= last + 1:
             self.seen_upto[folder] = last
@@ -244,6 +244,8 @@ class _Reader:
             return
         if self.left is not None:
             uids = uids[: max(self.left, 0)]
+            if not uids:
+                return
         self.log.info("%s: %d new message(s) in %r", self.ctx.instance, len(uids), folder)
         size = self.config.batch_size
         for start in range(0, len(uids), size):
@@ -310,14 +312,24 @@ class _Reader:
         if self.config.mark_seen:
             self.client.add_flags(uids, [SEEN], silent=True)
         if self.config.move_to:
-            self.client.move(uids, self.config.move_to)
+            self._move(uids, self.config.move_to)
 
-    def _move_leftovers(self, last: int) -> None:
+    def _move(self, uids: list[int], target: str) -> None:
+        """MOVE, or without it COPY + ``\\Deleted`` (+ UID EXPUNGE of just those with UIDPLUS)."""
+        if self.client.has_capability("MOVE"):
+            self.client.move(uids, target)
+            return
+        self.client.copy(uids, target)
+        self.client.add_flags(uids, [DELETED], silent=True)
+        if self.client.has_capability("UIDPLUS"):
+            self.client.uid_expunge(uids)
+
+    def _move_leftovers(self, last: int, target: str) -> None:
         """Move mail at or below the cursor: stored already, but the move did not happen."""
-        left = [u for u in self.client.search(["UID", f"1:{last}"]) if u <= last]
-        if left and self.config.move_to:
+        left = [u for u in self.client.search(["UID", f"1:{last}", "UNDELETED"]) if u <= last]
+        if left:
             self.log.info("%s: moving %d stored message(s) left behind", self.ctx.instance, len(left))
-            self.client.move(left, self.config.move_to)
+            self._move(left, target)
 
     def _wait(self, folder: str, seconds: float) -> None:
         """Return when new mail arrives in ``folder`` (IDLE) or after ``seconds``."""

@@ -262,8 +262,13 @@ def test_check_explains_a_refused_login(server: DovecotServer, email: EmailConne
     assert info.value.reason.startswith("login refused for user 'alice'")
     assert info.value.hint == "check username/password"
     assert "Wrong-Password-77" not in str(info.value)
-    with pytest.raises(AuthError, match="login refused for user 'alice'"):
-        read(email, config)
+
+
+def test_read_with_a_refused_login_is_a_configuration_error(
+    server: DovecotServer, email: EmailConnector
+) -> None:
+    with pytest.raises(AuthError, match=r"login refused for user 'alice'.*check username/password"):
+        read(email, configure(email, server, password="Wrong-Password-77"))
 
 
 def test_check_lists_the_folders_when_one_is_missing(server: DovecotServer, email: EmailConnector) -> None:
@@ -304,12 +309,13 @@ def test_secrets_never_reach_logs_or_errors(
     oauth = configure(email, server, username="carol", password=None, oauth2_token=server.users["carol"])
     email.check(oauth)
     read(email, oauth)
-    wrong = configure(email, server, password="Wrong-Password-77")
     errors = []
-    for attempt in (lambda: email.check(wrong), lambda: read(email, wrong)):
-        with pytest.raises((CheckFailed, AuthError)) as info:
-            attempt()
-        errors.append(str(info.value))
+    with pytest.raises(CheckFailed) as refused:
+        email.check(configure(email, server, password="Wrong-Password-77"))
+    errors.append(str(refused.value))
+    with dovecot_for_tests() as other, pytest.raises(AuthError) as denied:  # no auth penalty there
+        read(email, configure(email, other, password="Wrong-Password-77"))
+    errors.append(str(denied.value))
     xoauth2 = f"user=carol\1auth=Bearer {server.users['carol']}\1\1".encode()
     secrets = [
         server.users["alice"],
@@ -321,3 +327,32 @@ def test_secrets_never_reach_logs_or_errors(
     for secret in secrets:
         assert secret not in caplog.text
         assert all(secret not in e for e in errors)
+
+
+# --- servers without MOVE or IDLE --------------------------------------------------------------
+
+#: what Dovecot advertises after login, minus MOVE and IDLE
+_OLD_SERVER = "imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS LITERAL+ UNSELECT"
+
+
+def test_without_move_and_idle(email: EmailConnector) -> None:
+    """COPY + \\Deleted + UID EXPUNGE instead of MOVE; NOOP once a second instead of IDLE."""
+    with dovecot_for_tests(extra_config=_OLD_SERVER) as old:
+        old.append("alice", "INBOX", [complaint(n) for n in range(3)])
+        old.append("alice", "Done", [])
+        config = configure(email, old, move_to="Done")
+        batches = read(email, config)
+        assert sum(len(b.items) for b in batches) == 3
+        assert flags_of(old) == {} and len(flags_of(old, "Done")) == 3
+
+        def later() -> None:
+            time.sleep(0.3)
+            old.append("alice", "INBOX", [complaint(7)])
+
+        thread = threading.Thread(target=later)
+        thread.start()
+        start = time.monotonic()
+        waited = read(email, config, {"INBOX": batches[-1].cursor}, wait_seconds=10)
+        thread.join()
+        assert [i.native_id for b in waited for i in b.items] == ["t-7@mail.example.com"]
+        assert time.monotonic() - start < 3

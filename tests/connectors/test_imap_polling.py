@@ -99,24 +99,33 @@ def test_uidvalidity_change_resyncs_without_duplicates(server: DovecotServer, sq
     assert after[1] == 7
 
 
+@pytest.mark.parametrize("how", ["graceful", "killed"])
 def test_server_restart_mid_poll(
-    server: DovecotServer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    server: DovecotServer, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     server.append("alice", "INBOX", [complaint(n) for n in range(40)])
     config = hub_config(server, batch_size=10)
     email = get_connector("email")
     original = email.read
 
-    def restart_after_first_batch(cfg: Any, cursor: dict[str, str], ctx: ReadContext) -> Iterator[Batch]:
+    def stop_after_first_batch(cfg: Any, cursor: dict[str, str], ctx: ReadContext) -> Iterator[Batch]:
         for n, batch in enumerate(original(cfg, cursor, ctx)):
             yield batch
-            if n == 0:  # the core has committed the first batch
-                server.restart()
+            if n == 0:  # the core has committed the first batch; the server goes down and up
+                if how == "killed":  # a crash: the connection is reset
+                    server.stop(kill=True)
+                    server.start()
+                else:  # SIGTERM: Dovecot lets sessions run ~10 s, then says BYE (slow but real)
+                    server.restart()
 
-    monkeypatch.setattr(email, "read", restart_after_first_batch)
+    monkeypatch.setattr(email, "read", stop_after_first_batch)
     broken = poll_instance(sqlite_engine, config, config.connectors[0])
     assert not broken.ok and broken.batches == 1
-    assert broken.error and "connection to 127.0.0.1" in broken.error and "lost" in broken.error
+    assert broken.error and broken.error.startswith(f"connection to 127.0.0.1:{server.port} lost")
+    if how == "graceful":
+        assert "Server shutting down" in broken.error
+    else:
+        assert "reset" in broken.error or "EOF" in broken.error
     assert counts(sqlite_engine)["raw_item"] == 10
     with sqlite_engine.connect() as c:
         health = c.execute(text("SELECT healthy, consecutive_failures FROM connector_health")).one()

@@ -11,7 +11,9 @@ way to the config and the mail must be traversable (``chmod 755``); the port
 accepts TCP before the server is ready, so :meth:`DovecotServer.start` waits for
 the ``* OK`` greeting; a restart waits until the old processes are gone. Dovecot
 delays every login from an IP after a failed one (the auth penalty): tests of a
-wrong password use their own instance.
+wrong password use their own instance. On SIGTERM Dovecot lets connected sessions
+go on for about 10 s before it says ``BYE``, so :meth:`DovecotServer.stop` takes
+that long while a client is connected (``kill=True`` is instant).
 
 Outside pytest::
 
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 NOT_INSTALLED = "dovecot-imapd is not installed: run the tests with bash tests/run.sh"
-DOVECOT = "/usr/sbin/dovecot"
+SBIN = "/usr/local/sbin:/usr/sbin:/sbin"  # where Debian puts dovecot, even when PATH lacks it
 MAIL_UID = 65534  # nobody:nogroup, the static userdb's uid and gid
 
 #: user -> password (also accepted as an XOAUTH2 bearer token)
@@ -58,7 +60,14 @@ DEFAULT_USERS = {"alice": "alice-Secret-pw1", "bob": "bob-Secret-pw2", "carol": 
 
 
 class DovecotNotInstalled(RuntimeError):
-    """``dovecot`` (Debian package dovecot-imapd) is missing."""
+    """``dovecot`` (Debian package dovecot-imapd) or ``openssl`` is missing."""
+
+
+def _program(name: str, missing: str) -> str:
+    found = shutil.which(name, path=f"{os.environ.get('PATH', '')}:{SBIN}")
+    if found is None:
+        raise DovecotNotInstalled(missing)
+    return found
 
 
 def free_port(low: int = 10100, high: int = 10999, exclude: Iterable[int] = ()) -> int:
@@ -99,7 +108,10 @@ class DovecotServer:
     host: str = "127.0.0.1"
     port: int = 0
     tls_port: int = 0
+    #: more settings appended to the config (e.g. ``imap_capability = ...``)
+    extra_config: str = ""
     process: subprocess.Popen[bytes] | None = None
+    binary: str = "dovecot"
 
     @property
     def conf(self) -> Path:
@@ -118,8 +130,8 @@ class DovecotServer:
 
     def prepare(self) -> None:
         """Write the config, users and certificate; pick the ports."""
-        if shutil.which("dovecot") is None and not Path(DOVECOT).exists():
-            raise DovecotNotInstalled(NOT_INSTALLED)
+        self.binary = _program("dovecot", NOT_INSTALLED)
+        _program("openssl", "openssl is not installed: run the tests with bash tests/run.sh")
         for sub in ("tls", "state", "mail", "run"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
@@ -173,6 +185,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
+{self.extra_config}
 """
 
     # --- process --------------------------------------------------------------------------------
@@ -183,7 +196,7 @@ service imap-login {{
             self.prepare()
         out = (self.root / "stdout.log").open("ab")
         self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.conf)],
+            [self.binary, "-F", "-c", str(self.conf)],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stop() waits for every child
@@ -277,7 +290,10 @@ service imap-login {{
     def doveadm(self, *args: str) -> str:
         """Run ``doveadm`` against this instance; its stdout."""
         done = subprocess.run(
-            ["doveadm", "-c", str(self.conf), *args], check=True, capture_output=True, text=True
+            [_program("doveadm", NOT_INSTALLED), "-c", str(self.conf), *args],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return done.stdout
 
@@ -304,14 +320,14 @@ def _group_alive(pgid: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_dovecot(users: dict[str, str] | None = None) -> Iterator[DovecotServer]:
+def running_dovecot(users: dict[str, str] | None = None, extra_config: str = "") -> Iterator[DovecotServer]:
     """A started private Dovecot in a fresh ``/tmp`` folder, stopped and removed afterwards.
 
     Raises:
         DovecotNotInstalled: when ``dovecot`` is missing.
     """
     root = Path(tempfile.mkdtemp(prefix="hub-dovecot-"))
-    server = DovecotServer(root, users=dict(users or DEFAULT_USERS))
+    server = DovecotServer(root, users=dict(users or DEFAULT_USERS), extra_config=extra_config)
     try:
         for attempt in range(3):  # a port taken between the check and the bind: pick others
             try:
@@ -328,12 +344,12 @@ def running_dovecot(users: dict[str, str] | None = None) -> Iterator[DovecotServ
 
 
 @contextlib.contextmanager
-def dovecot_for_tests(users: dict[str, str] | None = None) -> Iterator[DovecotServer]:
+def dovecot_for_tests(users: dict[str, str] | None = None, extra_config: str = "") -> Iterator[DovecotServer]:
     """:func:`running_dovecot`, failing the test (never skipping) when Dovecot is not installed."""
     import pytest
 
     try:
-        with running_dovecot(users) as server:
+        with running_dovecot(users, extra_config) as server:
             yield server
     except DovecotNotInstalled:
         pytest.fail(NOT_INSTALLED)
