@@ -134,9 +134,7 @@ class SourceConformance:
         assert len(first) >= 3
         assert len({i.native_id for i in first}) == len(first), "no duplicates within one read"
         again, cursor2 = read_all(connector, config, cursor)
-        assert [i for b in again for i in b.items] == [], (
-            "re-read from saved cursor"
-        )
+        assert [i for b in again for i in b.items] == [], "re-read from saved cursor"
         h.seed(2)
         more, _ = read_all(connector, config, cursor2)
         new_ids = {i.native_id for b in more for i in b.items}
