@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.cli import cases, customers, ingest, outbox, poll, quarantine, registry, runtime  # noqa: F401  (register verbs)
+from hub.cli import cases, customers, db, ingest, outbox, poll, quarantine, registry, runtime  # noqa: F401  (register verbs)
 from hub.cli.app import app, main
 
 __all__ = ["app", "main"]
