@@ -5,17 +5,35 @@ Notification object per file, or a JSON array of them as the endpoint returns
 (non-mention notifications in an array are skipped). Follows the Mastodon
 documentation ``methods/notifications.md``, ``entities/Notification.md`` and
 ``entities/Status.md`` (see PROVIDERS.md). Native id: ``status.id``.
+
+Live polling (``read``) pages *forward* with ``min_id``, which Mastodon answers
+with the notifications immediately after that id (newest-first within the
+page), so nothing arriving meanwhile is skipped (``since_id`` would leave a gap
+when more than ``limit`` arrived). The next ``min_id`` comes from the page's
+``Link: <...min_id=N>; rel="prev"`` header, or is the newest id of the page;
+reading stops at the first empty page. The cursor is the newest *notification*
+id stored (the partition is ``""``).
+
+First poll (empty cursor): ``min_id=0``, i.e. everything the instance still
+holds, paged forward from the oldest mention and stored in ascending order, so
+every batch's cursor covers exactly the items before it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
-from hub.connector import SourceConnector
-from hub.errors import ParseError
+import requests
+from pydantic import Field, SecretStr
+
+from hub.connector import Batch, Capability, ConnectorConfig, Cursor, ReadContext, SourceConnector
+from hub.errors import AuthError, CheckFailed, ConnectorError, PaginationLoop, ParseError, TransientError
+from hub.http import HttpClient, PageGuard, scrub
 from hub.models import Channel, ComplaintMessage, Identity, IdentityKind, RawItem
 from hub.sdk import (
     as_text,
@@ -28,7 +46,55 @@ from hub.sdk import (
     strip_leading_mentions,
 )
 
-__all__ = ["MastodonConnector", "mastodon_handle"]
+__all__ = ["MastodonConfig", "MastodonConnector", "http_client", "mastodon_handle"]
+
+NOTIFICATIONS = "/api/v1/notifications"
+VERIFY_CREDENTIALS = "/api/v1/accounts/verify_credentials"
+
+#: how retries wait (``HttpClient``'s ``sleep``); tests replace it to run without real pauses
+sleep: Callable[[float], None] = time.sleep
+
+
+class MastodonConfig(ConnectorConfig):
+    """One Mastodon account: its instance and a user token with scope ``read:notifications``."""
+
+    #: the instance, e.g. ``https://mastodon.social``
+    base_url: str = Field(pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    #: user token (scopes ``read:notifications``, and ``read:accounts`` or ``profile`` for ``check``)
+    access_token: SecretStr = Field(min_length=1)
+    #: notifications per request (Mastodon's maximum is 80)
+    limit: int = Field(default=40, ge=1, le=80)
+
+
+def http_client(config: MastodonConfig, *, attempts: int = 5) -> HttpClient:
+    """The HTTP client for one instance: bearer auth, timeouts, retries, the token scrubbed from errors."""
+    token = config.access_token.get_secret_value()
+    return HttpClient(
+        config.base_url,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=config.timeout,
+        attempts=attempts,
+        secrets=[token],
+        sleep=sleep,
+    )
+
+
+def _host(config: MastodonConfig) -> str:
+    return urlparse(config.base_url).netloc or config.base_url
+
+
+def _id_order(value: str) -> tuple[int, int, str]:
+    """Sort key for Mastodon ids: numeric strings compare as numbers (``"99" < "100"``)."""
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+
+
+def _link_min_id(response: requests.Response) -> str | None:
+    """``min_id`` of the ``Link: <...>; rel="prev"`` header, if the page has one."""
+    prev = response.links.get("prev")
+    if not prev or not prev.get("url"):
+        return None
+    values = parse_qs(urlparse(prev["url"]).query).get("min_id")
+    return values[0] if values and values[0] else None
 
 
 def mastodon_handle(account: dict[str, Any]) -> str | None:
@@ -56,6 +122,109 @@ class MastodonConnector(SourceConnector):
 
     name: ClassVar[str] = "mastodon"
     channel: ClassVar[Channel] = Channel.mastodon
+    capabilities: ClassVar[frozenset[str]] = frozenset({Capability.IMPORT, Capability.POLL})
+    Config: ClassVar[type[ConnectorConfig]] = MastodonConfig
+
+    # -- live source -----------------------------------------------------------------------
+    def check(self, config: MastodonConfig) -> None:
+        """The token is accepted (``verify_credentials``) and may read mention notifications."""
+        client = http_client(config, attempts=2)
+        host = _host(config)
+        try:
+            client.get_json(VERIFY_CREDENTIALS)
+            client.get_json(NOTIFICATIONS, params=[("types[]", "mention"), ("limit", "1")])
+        except AuthError as exc:
+            if "-> 403" in str(exc):
+                raise CheckFailed(
+                    f"access token lacks a scope on {host}: {exc}",
+                    "give the application the scopes read:notifications and read:accounts (or profile)",
+                ) from None
+            raise CheckFailed(
+                f"access token refused by {host}: {exc}",
+                "create a new access token (Preferences > Development) with scope read:notifications "
+                "and set access_token",
+            ) from None
+        except ConnectorError as exc:
+            raise CheckFailed(
+                f"cannot reach the Mastodon API at {host}: {exc}",
+                "check base_url (the instance, e.g. https://mastodon.social) and the network",
+            ) from None
+
+    def read(self, config: MastodonConfig, cursor: Cursor, ctx: ReadContext) -> Iterator[Batch]:
+        """Mentions after ``cursor[""]`` (a notification id), one batch per page, oldest first."""
+        client = http_client(config)
+        host = _host(config)
+        min_id = cursor.get("") or "0"
+        guard = PageGuard(f"mastodon {host} notifications")
+        guard.check(min_id)
+        remaining = ctx.max_items
+        while remaining is None or remaining > 0:
+            limit = config.limit if remaining is None else min(config.limit, remaining)
+            params = [("types[]", "mention"), ("limit", str(limit)), ("min_id", min_id)]
+            response = client.request("GET", NOTIFICATIONS, params=params)
+            page = self._page(response, client.secrets)
+            if not page:
+                break
+            received_at = datetime.now(UTC)
+            source = f"{config.base_url.rstrip('/')}{NOTIFICATIONS}"
+            items: list[RawItem] = []
+            for notification in sorted(page, key=lambda n: _id_order(str(n["id"]))):
+                if notification.get("type", "mention") != "mention":
+                    continue
+                try:
+                    items.extend(
+                        self.split_capture(
+                            json_bytes(notification),
+                            instance=ctx.instance,
+                            received_at=received_at,
+                            source=source,
+                        )
+                    )
+                except ParseError as exc:  # nothing to store without a status id
+                    ctx.log.warning(
+                        "mastodon %s: skipping notification %s: %s", host, notification["id"], exc
+                    )
+            newest = max((str(n["id"]) for n in page), key=_id_order)
+            if _id_order(newest) <= _id_order(min_id):  # never move the cursor backwards
+                msg = (
+                    f"mastodon {host} notifications: asked for ids after {min_id}, got a page "
+                    f"ending at {newest}; stopping instead of looping"
+                )
+                raise PaginationLoop(msg)
+            ctx.log.debug("mastodon %s: %d notification(s) after min_id=%s", host, len(page), min_id)
+            yield Batch(items, partition="", cursor=newest)
+            if remaining is not None:
+                remaining -= len(page)
+            next_min = _link_min_id(response) or newest
+            if _id_order(next_min) > _id_order(newest):  # a link past the page would leave a gap
+                next_min = newest
+            if _id_order(next_min) <= _id_order(min_id):
+                msg = (
+                    f"mastodon {host} notifications: the page after min_id={min_id} points back to "
+                    f"min_id={next_min}; stopping instead of looping"
+                )
+                raise PaginationLoop(msg)
+            guard.check(next_min)
+            min_id = next_min
+
+    @staticmethod
+    def _page(response: requests.Response, secrets: list[str]) -> list[dict[str, Any]]:
+        """The notifications of a page; a malformed page is a transient error (the cursor stays put)."""
+        where = f"GET {scrub(response.url, secrets)}"
+        try:
+            document = response.json()
+        except ValueError:
+            excerpt = scrub(response.text[:200].strip() or "(empty body)", secrets)
+            raise TransientError(f"{where}: response is not JSON: {excerpt}") from None
+        if not isinstance(document, list):
+            msg = f"{where}: expected an array of notifications, got {type(document).__name__}"
+            raise TransientError(msg)
+        for index, entry in enumerate(document):
+            if not isinstance(entry, dict) or as_text(entry.get("id")) is None:
+                raise TransientError(f"{where}: notification #{index} is not an object with an id")
+        return document
+
+    # -- captures --------------------------------------------------------------------------
 
     def split_capture(
         self, data: bytes, *, instance: str, received_at: datetime, source: str | None = None

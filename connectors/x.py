@@ -6,15 +6,32 @@ Supports captures of X API v2 ``GET /2/users/{id}/mentions`` pages (``data[]``,
 PROVIDERS.md). A page becomes one raw item per tweet; its payload is
 ``{"tweet", "author", "includes"}`` so each item parses on its own.
 Native id: the tweet ``id``.
+
+Live polling (``read``) asks for the mentions after the cursor (``since_id``,
+exclusive) and follows ``meta.next_token`` as ``pagination_token`` to the last
+page (a token that comes back twice stops the read). X pages run newest-first,
+so the pages of one poll are collected and then yielded oldest-first, in
+batches whose cursor is the largest tweet id (compared as a number) they hold:
+a crash between batches resumes without a gap. Pages without ``data``
+(``result_count`` 0) are empty; partial ``errors[]`` beside ``data`` (a deleted
+referenced tweet, say) are logged and the tweets kept. Only the latest 800
+mentions are reachable through this endpoint, so the first poll (empty cursor)
+reads those.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
-from hub.connector import SourceConnector
-from hub.errors import ParseError
+from pydantic import Field, SecretStr
+
+from hub.connector import Batch, Capability, ConnectorConfig, Cursor, ReadContext, SourceConnector
+from hub.errors import AuthError, CheckFailed, ConnectorError, ParseError, TransientError
+from hub.http import HttpClient, PageGuard
 from hub.models import Channel, ComplaintMessage, Identity, IdentityKind, RawItem
 from hub.sdk import (
     as_text,
@@ -27,7 +44,56 @@ from hub.sdk import (
     unescape_entities,
 )
 
-__all__ = ["XConnector", "tweet_text"]
+__all__ = ["EXPANSIONS", "TWEET_FIELDS", "USER_FIELDS", "XConfig", "XConnector", "http_client", "tweet_text"]
+
+EXPANSIONS = "author_id,referenced_tweets.id"
+TWEET_FIELDS = (
+    "created_at,conversation_id,lang,referenced_tweets,entities,in_reply_to_user_id,edit_history_tweet_ids"
+)
+USER_FIELDS = "username,name"
+
+#: how retries wait (``HttpClient``'s ``sleep``); tests replace it to run without real pauses
+sleep: Callable[[float], None] = time.sleep
+
+
+class XConfig(ConnectorConfig):
+    """The shop's X account and an app bearer token (or OAuth2 user token: ``tweet.read users.read``)."""
+
+    base_url: str = Field(default="https://api.x.com", pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    bearer_token: SecretStr = Field(min_length=1)
+    #: numeric id of the shop's account (not its @handle)
+    user_id: str = Field(pattern=r"^[0-9]{1,19}$")
+    #: tweets per page (the API allows 5 to 100)
+    max_results: int = Field(default=100, ge=5, le=100)
+
+
+def http_client(config: XConfig, *, attempts: int = 5) -> HttpClient:
+    """The HTTP client for the X API: bearer auth, timeouts, retries, the token scrubbed from errors."""
+    token = config.bearer_token.get_secret_value()
+    return HttpClient(
+        config.base_url,
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=config.timeout,
+        attempts=attempts,
+        secrets=[token],
+        sleep=sleep,
+    )
+
+
+def _host(config: XConfig) -> str:
+    return urlparse(config.base_url).netloc or config.base_url
+
+
+def _problems(errors: Any) -> str:
+    """A short summary of an ``errors[]`` array of problem objects."""
+    parts = []
+    for problem in _objects(errors)[:5]:
+        title = as_text(problem.get("title")) or as_text(problem.get("type")) or "error"
+        detail = as_text(problem.get("detail")) or as_text(problem.get("message"))
+        parts.append(f"{title}: {detail}" if detail else title)
+    more = len(_objects(errors)) - len(parts)
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "") if parts else "(no details)"
+
 
 #: referenced tweet types that make this tweet part of another one's thread
 _PARENT_REFERENCES = ("replied_to", "quoted")
@@ -83,6 +149,100 @@ class XConnector(SourceConnector):
 
     name: ClassVar[str] = "x"
     channel: ClassVar[Channel] = Channel.x
+    capabilities: ClassVar[frozenset[str]] = frozenset({Capability.IMPORT, Capability.POLL})
+    Config: ClassVar[type[ConnectorConfig]] = XConfig
+
+    # -- live source -----------------------------------------------------------------------
+    def check(self, config: XConfig) -> None:
+        """The token is accepted and ``user_id`` is an existing account (``GET /2/users/{id}``)."""
+        client = http_client(config, attempts=2)
+        host = _host(config)
+        try:
+            answer = client.get_json(f"/2/users/{config.user_id}", params={"user.fields": USER_FIELDS})
+        except AuthError as exc:
+            raise CheckFailed(
+                f"bearer token refused by {host}: {exc}",
+                "set bearer_token to the app's Bearer Token (developer portal, Keys and tokens), "
+                "or a user token with tweet.read and users.read",
+            ) from None
+        except ConnectorError as exc:
+            raise CheckFailed(
+                f"the X API at {host} did not accept the check: {exc}",
+                "check base_url, user_id (the numeric account id) and the network",
+            ) from None
+        if not isinstance(answer, dict) or not isinstance(answer.get("data"), dict):
+            errors = answer.get("errors") if isinstance(answer, dict) else None
+            raise CheckFailed(
+                f"no X account with id {config.user_id} on {host}: {_problems(errors)}",
+                "user_id must be the numeric id of the shop's account, not its @handle",
+            )
+
+    def read(self, config: XConfig, cursor: Cursor, ctx: ReadContext) -> Iterator[Batch]:
+        """Mentions after ``cursor[""]`` (a tweet id), oldest first, in batches of ``max_results``."""
+        since = cursor.get("") or None
+        if since is not None and not since.isdigit():
+            msg = f"x {ctx.instance}: the saved cursor {since!r} is not a tweet id; reset the cursor"
+            raise ConnectorError(msg)
+        client = http_client(config)
+        host = _host(config)
+        path = f"/2/users/{config.user_id}/mentions"
+        source = f"{config.base_url.rstrip('/')}{path}"
+        params: dict[str, str] = {
+            "max_results": str(config.max_results),
+            "expansions": EXPANSIONS,
+            "tweet.fields": TWEET_FIELDS,
+            "user.fields": USER_FIELDS,
+        }
+        if since is not None:
+            params["since_id"] = since
+        guard = PageGuard(f"x {host} mentions")
+        found: dict[str, RawItem] = {}
+        token: str | None = None
+        pages = 0
+        while True:
+            query = {**params, "pagination_token": token} if token else params
+            page = client.get_json(path, params=query)
+            pages += 1
+            for item in self._page_items(page, ctx, source, host):
+                if since is None or int(item.native_id) > int(since):
+                    found.setdefault(item.native_id, item)
+            meta = page.get("meta") if isinstance(page.get("meta"), dict) else {}
+            token = as_text(meta.get("next_token"))
+            if token is None:
+                break
+            guard.check(token)
+        ordered = sorted(found.values(), key=lambda i: int(i.native_id))
+        if ctx.max_items is not None:
+            ordered = ordered[: max(ctx.max_items, 0)]
+        ctx.log.debug(
+            "x %s: %d new mention(s) in %d page(s) after since_id=%s", host, len(found), pages, since
+        )
+        for start in range(0, len(ordered), config.max_results):
+            chunk = ordered[start : start + config.max_results]
+            yield Batch(chunk, partition="", cursor=chunk[-1].native_id)
+
+    def _page_items(self, page: Any, ctx: ReadContext, source: str, host: str) -> list[RawItem]:
+        """A page's tweets as raw items (as ``split_capture`` makes them); malformed pages are transient."""
+        if not isinstance(page, dict):
+            raise TransientError(f"x {host} mentions: expected a JSON object, got {type(page).__name__}")
+        errors = page.get("errors")
+        if "data" not in page and "meta" not in page and errors:
+            # a 200 carrying only errors: the request itself failed (unknown user id, suspended account)
+            raise ConnectorError(f"x {host} mentions: the API answered with errors only: {_problems(errors)}")
+        if errors:
+            ctx.log.warning("x %s mentions: partial errors beside the page: %s", host, _problems(errors))
+        try:
+            items = self.split_capture(
+                json_bytes(page), instance=ctx.instance, received_at=datetime.now(UTC), source=source
+            )
+        except ParseError as exc:
+            raise TransientError(f"x {host} mentions: malformed page: {exc}") from None
+        for item in items:
+            if not item.native_id.isdigit():
+                raise TransientError(f"x {host} mentions: malformed page: tweet id {item.native_id!r}")
+        return items
+
+    # -- captures --------------------------------------------------------------------------
 
     def split_capture(
         self, data: bytes, *, instance: str, received_at: datetime, source: str | None = None

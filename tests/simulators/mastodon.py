@@ -84,7 +84,9 @@ class MastodonSimulator(Simulator):
         self.shop = self.account("shop", "The Shop", local=True)
 
     # -- seeding ---------------------------------------------------------------------------
-    def account(self, username: str, display_name: str = "", *, domain: str | None = None, local: bool = False) -> dict[str, Any]:
+    def account(
+        self, username: str, display_name: str = "", *, domain: str | None = None, local: bool = False
+    ) -> dict[str, Any]:
         """The account ``username`` (``username@domain`` when remote), created on first use."""
         acct = username if local or domain is None else f"{username}@{domain}"
         if acct not in self.accounts:
@@ -181,7 +183,9 @@ class MastodonSimulator(Simulator):
             "url": f"{author['url']}/{status_id}",
             "created_at": _iso(self._clock),
             "edited_at": None,
-            "in_reply_to_id": parent["id"] if parent else (in_reply_to if isinstance(in_reply_to, str) else None),
+            "in_reply_to_id": parent["id"]
+            if parent
+            else (in_reply_to if isinstance(in_reply_to, str) else None),
             "in_reply_to_account_id": parent["account"]["id"] if parent else None,
             "sensitive": bool(spoiler_text),
             "spoiler_text": spoiler_text,
@@ -195,7 +199,12 @@ class MastodonSimulator(Simulator):
             "account": author,
             "media_attachments": media or [],
             "mentions": [
-                {"id": target["id"], "username": target["username"], "acct": target["acct"], "url": target["url"]}
+                {
+                    "id": target["id"],
+                    "username": target["username"],
+                    "acct": target["acct"],
+                    "url": target["url"],
+                }
             ],
             "tags": [],
             "emojis": [],
@@ -231,10 +240,10 @@ class MastodonSimulator(Simulator):
             headers["Retry-After"] = str(retry_after)
         return Reply.json({"error": "Too many requests"}, 429, headers)
 
-    @staticmethod
-    def server_error(status: int = 503) -> Reply:
-        return Reply(status, b"<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>",
-                     {"Content-Type": "text/html"})
+    def server_error(self, status: int = 503) -> Reply:
+        """A 5xx as the instance's reverse proxy sends it: an HTML page (rate-limit headers kept)."""
+        page = f"<html><body><h1>{status} Service Temporarily Unavailable</h1></body></html>"
+        return Reply(status, page.encode(), {"Content-Type": "text/html", **self._rate_headers()})
 
     # -- the API ---------------------------------------------------------------------------
     def handle(self, request: Recorded) -> Reply:
