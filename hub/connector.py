@@ -120,6 +120,8 @@ class WebhookRequest:
     headers: Mapping[str, str]
     body: bytes
     received_at: datetime
+    #: the connector instance the delivery is addressed to (stamped on the raw items)
+    instance: str = "webhook"
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -569,4 +569,4 @@ def form_fields(body: bytes) -> list[tuple[str, str]]:
 
 def webhook_instance(request: Any) -> str:
     """The connector instance a webhook delivery was addressed to (``WebhookRequest.instance`` if set)."""
-    return str(getattr(request, "instance", "") or "webhook")
+    return str(request.instance or "webhook")

@@ -37,6 +37,7 @@ async def receive(instance: str, request: Request) -> Response:
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
         received_at=datetime.now(UTC),
+        instance=inst.name,
     )
     try:
         items = connector.webhook(cfg, delivery)
