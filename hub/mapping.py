@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -91,7 +91,7 @@ class Mapping(BaseModel):
     def _value(self, name: str, spec: FieldSpec, context: dict[str, Any]) -> Any:
         if spec.template is not None:
             try:
-                value: Any = _ENV.from_string(spec.template).render(**context).strip()
+                value: Any = _compiled(spec.template).render(**context).strip()
             except Exception as exc:
                 msg = f"{self.path}: fields.{name}: template failed: {exc}"
                 raise ConfigError(msg) from None
@@ -102,6 +102,12 @@ class Mapping(BaseModel):
         elif value in (None, "", []):
             value = spec.default
         return value
+
+
+@cache
+def _compiled(template: str) -> Template:
+    """Compile each distinct template once (compiling dominates rendering otherwise)."""
+    return _ENV.from_string(template)
 
 
 def _lookup(context: dict[str, Any], path: str) -> Any:
