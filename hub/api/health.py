@@ -1,4 +1,4 @@
-"""``/healthz``: database reachable, and each connector instance's last poll."""
+"""``/healthz``: database and broker reachable, outbox depth and dead letters, each connector's last poll."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from kombu import Connection
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from hub.export import iso
-from hub.tables import ConnectorHealthRow
+from hub.runtime import broker_url
+from hub.tables import ConnectorHealthRow, OutboxRow
 
 router = APIRouter()
+
+
+def _broker_state() -> str:
+    """``ok``, or the reason the broker cannot be reached (2 s timeout)."""
+    try:
+        with Connection(broker_url(), connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+    return "ok"
 
 
 @router.get("/healthz")
@@ -26,6 +38,14 @@ def healthz(request: Request) -> JSONResponse:
     except Exception as exc:  # the database is down: say so, with a 503
         body.update(status="error", database=f"error: {type(exc).__name__}")
         return JSONResponse(body, status_code=503)
+    body["broker"] = _broker_state()
+    if body["broker"] != "ok":
+        body["status"] = "degraded"
+    with Session(engine) as session:
+        depth = dict(session.exec(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+    body["outbox"] = {"pending": depth.get("pending", 0), "dead": depth.get("dead", 0)}
+    if depth.get("dead"):
+        body["status"] = "degraded"
     for row in rows:
         body["connectors"][row.instance] = {
             "healthy": row.healthy,
