@@ -17,6 +17,7 @@ from typing import Any
 from celery import Celery
 
 from hub.config import HubConfig, load_config, parse_duration
+from hub.logs import bind_celery_task_ids
 from hub.runtime import broker_url, is_embedded, result_backend
 
 __all__ = ["app", "beat_schedule", "configure"]
@@ -43,6 +44,7 @@ def beat_schedule(config: HubConfig) -> dict[str, dict[str, Any]]:
 def configure(config: HubConfig | None = None) -> Celery:
     """Bind the app to the broker and schedule (called at process start, never at import)."""
     config = config or load_config()
+    bind_celery_task_ids()
     app.conf.update(
         broker_url=broker_url(),
         result_backend=result_backend(),

@@ -37,6 +37,7 @@ from hub.errors import AuthError, ConfigError, HubError
 from hub.export import iso, load_case_document
 from hub.http import scrub
 from hub.mapping import Mapping, load_mapping
+from hub.metrics import observe_delivery
 from hub.registry import get_sink
 from hub.sink import Delivery, DeliveryResult, SinkConnector
 from hub.tables import CaseEventRow, OutboxRow, SinkLinkRow
@@ -264,9 +265,11 @@ class Outbox:
                     if result.external_id:
                         self._link(session, target.instance.name, row.case_id, result.external_id, now)
                     stats.delivered += 1
+                    observe_delivery(target.instance.name, True)
                 else:
                     row.last_error = scrub(result.error or "failed", target.secrets)[:2000]
                     stats.failed += 1
+                    observe_delivery(target.instance.name, False)
                     if not result.retryable or row.attempts >= settings.max_attempts:
                         row.status = "dead"
                         stats.dead += 1

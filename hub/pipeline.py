@@ -23,6 +23,7 @@ from hub.customers import resolve_customer
 from hub.db import session_scope
 from hub.errors import HubError
 from hub.matching import Matcher, keys_of
+from hub.metrics import observe_match
 from hub.models import Channel, ComplaintMessage, NonActionable, RawItem, utc
 from hub.registry import get_connector
 from hub.tables import CaseRow, MessageKeyRow, MessageRow, RawItemRow
@@ -191,6 +192,7 @@ class Pipeline:
         if not msg.actionable:
             stats.non_actionable += 1
             mrow.matched_by = {"by": "none", "reason": mrow.non_actionable_reason}
+            observe_match("none")
             return
         matcher = Matcher(session, self.config.matching)
         decision = matcher.match(msg, mrow.customer_id)
@@ -202,10 +204,12 @@ class Pipeline:
             if self._too_late_to_reopen(case, msg):
                 cases_open = cases.open(mrow, customer_id=mrow.customer_id, detail={"linked_to": case.id})
                 stats.cases_opened += 1
+                observe_match("new_case")
                 self._adopt_orphans(session, cases, cases_open, msg)
                 return
             cases.append(case, mrow, decision.as_json())
             stats.cases_joined += 1
+            observe_match(decision.by)
             self._adopt_orphans(session, cases, case, msg)
             return
         if msg.channel is Channel.courier and not (msg.courier and msg.courier.status.is_problem):
@@ -213,9 +217,11 @@ class Pipeline:
             mrow.non_actionable_reason = NonActionable.routine_scan.value
             mrow.matched_by = {"by": "none", "reason": "routine courier scan, no case names this shipment"}
             stats.non_actionable += 1
+            observe_match("none")
             return
         case = cases.open(mrow, customer_id=mrow.customer_id, detail={})
         stats.cases_opened += 1
+        observe_match("new_case")
         self._adopt_orphans(session, cases, case, msg)
 
     def _too_late_to_reopen(self, case: CaseRow, msg: ComplaintMessage) -> bool:

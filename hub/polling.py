@@ -11,6 +11,7 @@ config are scrubbed from every recorded or logged error.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from hub.cursors import load_cursor, save_cursor
 from hub.db import session_scope
 from hub.errors import AuthError, ConfigError, HubError
 from hub.http import scrub
+from hub.metrics import observe_poll
 from hub.pipeline import IngestStats, Intake, Pipeline
 from hub.registry import get_connector
 from hub.tables import CaseRow, ConnectorHealthRow, MessageKeyRow, MessageRow
@@ -91,6 +93,7 @@ def poll_instance(
         )
         raise ConfigError(msg)
     secrets = secret_values(cfg)
+    started = time.monotonic()
     pipeline = Pipeline(engine, config)
     result = PollResult(inst.name, IngestStats())
     with session_scope(engine) as session:
@@ -118,8 +121,14 @@ def poll_instance(
         result.error = scrub(f"{kind}: {text}" if kind == "configuration" else text, secrets)
         log.warning("poll of %s failed: %s", inst.name, result.error)
         record_health(engine, inst, result, auth_failed=isinstance(exc, AuthError))
+        observe_poll(
+            inst.name, time.monotonic() - started, result.stats.messages + result.stats.quarantined, ok=False
+        )
         return result
     record_health(engine, inst, result)
+    observe_poll(
+        inst.name, time.monotonic() - started, result.stats.messages + result.stats.quarantined, ok=True
+    )
     return result
 
 

@@ -20,9 +20,9 @@ __all__ = [
     "CaseEventRow",
     "CaseNoteRow",
     "CaseResolutionRow",
+    "CaseRow",
     "CaseTransitionRow",
     "CaseWorkRow",
-    "CaseRow",
     "ConnectorHealthRow",
     "CursorRow",
     "CustomerIdentityRow",
@@ -380,3 +380,5 @@ class AuditRow(SQLModel, table=True):
 
 #: the queue lists open cases by time left; this index serves that order (and the overdue filter)
 Index("ix_case_status_due", CaseRow.__table__.c.status, CaseRow.__table__.c.sla_due_at)  # type: ignore[attr-defined]
+#: the queue's channel filter (cases with a message on a channel)
+Index("ix_message_channel_case", MessageRow.__table__.c.channel, MessageRow.__table__.c.case_id)  # type: ignore[attr-defined]

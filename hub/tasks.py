@@ -19,6 +19,7 @@ from hub.db import make_engine, refresh_statistics
 from hub.locks import held
 from hub.outbox import Outbox
 from hub.polling import find_instance, poll_instance
+from hub.sla import sweep
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,6 @@ def deliver() -> str:
 def sla_sweep() -> str:
     """Flag overdue cases (``case.sla_breached``) once each."""
     engine, config = _runtime()
-    try:
-        from hub.sla import sweep  # the SLA service (issue 8)
-    except ImportError:
-        return "no SLA service"
     return str(sweep(engine, config))
 
 

@@ -151,7 +151,7 @@ def set_password(session: Session, name: str, password: str, *, actor: str = "cl
     _check_password(password)
     user.password_hash = _hasher.hash(password)
     session.add(user)
-    session.exec(delete(WebSessionRow).where(col(WebSessionRow.user_id) == user.id))  # type: ignore[call-overload]
+    session.exec(delete(WebSessionRow).where(col(WebSessionRow.user_id) == user.id))
     audit(session, actor, "user.password", user=name)
     return user
 
@@ -174,7 +174,7 @@ def disable_user(session: Session, name: str, *, actor: str = "cli", now: dateti
     at = _now(now)
     user.disabled = True
     session.add(user)
-    session.exec(delete(WebSessionRow).where(col(WebSessionRow.user_id) == user.id))  # type: ignore[call-overload]
+    session.exec(delete(WebSessionRow).where(col(WebSessionRow.user_id) == user.id))
     for token in session.exec(
         select(ApiTokenRow).where(ApiTokenRow.user_id == user.id, col(ApiTokenRow.revoked_at).is_(None))
     ).all():
@@ -276,9 +276,7 @@ def open_session(
     )
     # sessions of this user that have run out are removed as new ones start
     session.exec(
-        delete(WebSessionRow).where(  # type: ignore[call-overload]
-            col(WebSessionRow.user_id) == user.id, col(WebSessionRow.expires_at) < at
-        )
+        delete(WebSessionRow).where(col(WebSessionRow.user_id) == user.id, col(WebSessionRow.expires_at) < at)
     )
     return cookie, csrf
 
@@ -301,4 +299,4 @@ def resolve_session(
 
 
 def close_session(session: Session, cookie: str) -> None:
-    session.exec(delete(WebSessionRow).where(col(WebSessionRow.token_hash) == hash_secret(cookie)))  # type: ignore[call-overload]
+    session.exec(delete(WebSessionRow).where(col(WebSessionRow.token_hash) == hash_secret(cookie)))

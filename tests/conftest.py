@@ -54,7 +54,9 @@ def redis_url() -> str:
     """The real Redis server started by tests/run.sh (a database number per test run)."""
     url = os.environ.get("HUB_TEST_REDIS_URL")
     if not url:
-        pytest.fail("HUB_TEST_REDIS_URL is not set: run the tests with `bash tests/run.sh`, which starts Redis")
+        pytest.fail(
+            "HUB_TEST_REDIS_URL is not set: run the tests with `bash tests/run.sh`, which starts Redis"
+        )
     return f"{url.rstrip('/')}/{uuid.uuid4().int % 15 + 1}"
 
 

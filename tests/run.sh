@@ -23,6 +23,8 @@ command -v dovecot >/dev/null || need+=(dovecot-imapd)
 command -v doveadm >/dev/null || need+=(dovecot-core)
 command -v openssl >/dev/null || need+=(openssl)
 command -v redis-server >/dev/null || need+=(redis-server)
+command -v chromium >/dev/null || need+=(chromium)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from typer.core import TyperGroup
 from hub.config import HubConfig, load_config
 from hub.db import make_engine, session_scope
 from hub.errors import HubError
+from hub.logs import configure_logging
 
 __all__ = ["app", "console", "err_console", "fail", "main", "open_config", "open_engine", "session"]
 
@@ -68,5 +70,6 @@ def session() -> Iterator[Session]:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: masked, structured logs (level from HUB_LOG_LEVEL), then the verb."""
+    configure_logging(level=os.environ.get("HUB_LOG_LEVEL", "WARNING").upper())
     app()

@@ -114,6 +114,8 @@ def run(
         f"hub: broker {'embedded (' + broker_url() + ')' if is_embedded() else 'from HUB_BROKER_URL'}",
         highlight=False,
     )
+    # worker counters reach this process's /metrics through prometheus' multiprocess files
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hub-metrics-"))
     children = [_spawn(["worker", "-c", str(concurrency)]), _spawn(["beat"])]
     console.print(f"hub: serving http://{host}:{port}  (Ctrl-C stops)", highlight=False)
     try:
@@ -132,6 +134,7 @@ def status() -> None:
     from sqlmodel import Session, select
 
     from hub.export import iso
+    from hub.metrics import health_problems
     from hub.tables import ConnectorHealthRow, OutboxRow
 
     problems = 0
@@ -173,5 +176,8 @@ def status() -> None:
         highlight=False,
     )
     problems += bool(depth.get("dead"))
+    for problem in health_problems(engine, config):
+        problems += 1
+        console.print(f"problem    {problem}", highlight=False)
     if problems:
         raise typer.Exit(1)

@@ -145,11 +145,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
     )
     op.create_index("ix_audit_log_case", "audit_log", ["case_id", "at"])
-    # the queue: open cases by time left
+    # the queue: open cases by time left; cases with a message on a channel
     op.create_index("ix_case_status_due", "case", ["status", "sla_due_at"])
+    op.create_index("ix_message_channel_case", "message", ["channel", "case_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_message_channel_case", table_name="message")
     op.drop_index("ix_case_status_due", table_name="case")
     for table in (
         "audit_log",
