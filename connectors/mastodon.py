@@ -68,13 +68,11 @@ class MastodonConfig(ConnectorConfig):
 
 def http_client(config: MastodonConfig, *, attempts: int = 5) -> HttpClient:
     """The HTTP client for one instance: bearer auth, timeouts, retries, the token scrubbed from errors."""
-    token = config.access_token.get_secret_value()
-    return HttpClient(
+    return HttpClient.bearer(
         config.base_url,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        config.access_token.get_secret_value(),
         timeout=config.timeout,
         attempts=attempts,
-        secrets=[token],
         sleep=sleep,
     )
 

@@ -69,13 +69,11 @@ class XConfig(ConnectorConfig):
 
 def http_client(config: XConfig, *, attempts: int = 5) -> HttpClient:
     """The HTTP client for the X API: bearer auth, timeouts, retries, the token scrubbed from errors."""
-    token = config.bearer_token.get_secret_value()
-    return HttpClient(
+    return HttpClient.bearer(
         config.base_url,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        config.bearer_token.get_secret_value(),
         timeout=config.timeout,
         attempts=attempts,
-        secrets=[token],
         sleep=sleep,
     )
 

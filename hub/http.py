@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from tenacity import (
@@ -112,6 +112,31 @@ class HttpClient:
         self.sleep = sleep
         #: the last rate-limit headers seen (limit, remaining, reset), for health reports
         self.rate_limit: dict[str, str] = {}
+
+    @classmethod
+    def bearer(
+        cls,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> HttpClient:
+        """A JSON API client with ``Authorization: Bearer <token>``; the token is scrubbed from errors."""
+        return cls(
+            base_url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=timeout,
+            attempts=attempts,
+            secrets=[token],
+            sleep=sleep,
+        )
+
+    @property
+    def host(self) -> str:
+        """The server's host[:port], for messages."""
+        return urlsplit(self.base_url).netloc or self.base_url
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
