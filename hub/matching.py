@@ -131,6 +131,10 @@ class Matcher:
         ).first()
         return found is None
 
+    def case_for_keys(self, kind: str, values: Sequence[str]) -> tuple[int, str] | None:
+        """The most recently active case holding any of these keys (and the key), or None."""
+        return self._by_keys(kind, values)
+
     def _by_keys(self, kind: str, values: Sequence[str]) -> tuple[int, str] | None:
         """The most recently active case holding any of the keys, with the key that matched."""
         rows = self.session.exec(

@@ -191,7 +191,12 @@ class Pipeline:
         cases = CaseService(session, self.config)
         if not msg.actionable:
             stats.non_actionable += 1
-            mrow.matched_by = {"by": "none", "reason": mrow.non_actionable_reason}
+            how: dict[str, object] = {"by": "none", "reason": mrow.non_actionable_reason}
+            if msg.non_actionable_reason is NonActionable.bounce:
+                related = self._bounced_case(session, msg)
+                if related is not None:  # the bounce is threaded to the case, without joining it
+                    how["related_case"] = related
+            mrow.matched_by = how
             observe_match("none")
             return
         matcher = Matcher(session, self.config.matching)
@@ -223,6 +228,20 @@ class Pipeline:
         stats.cases_opened += 1
         observe_match("new_case")
         self._adopt_orphans(session, cases, case, msg)
+
+    def _bounced_case(self, session: Session, msg: ComplaintMessage) -> int | None:
+        """The case of the message a bounce returned (or of the message that one answered)."""
+        refs = msg.extra.get("bounced_references")
+        keys = (
+            list(msg.parent_keys) + [f"email:{r}" for r in refs if isinstance(r, str)]
+            if isinstance(refs, list)
+            else []
+        )
+        keys = keys or list(msg.parent_keys)
+        if not keys:
+            return None
+        found = Matcher(session, self.config.matching).case_for_keys("thread", keys)
+        return found[0] if found else None
 
     def _too_late_to_reopen(self, case: CaseRow, msg: ComplaintMessage) -> bool:
         if case.status != "closed" or case.closed_at is None:

@@ -309,3 +309,32 @@ def test_merge_and_split_are_audited_and_go_downstream(sqlite_engine: Engine, tm
         assert [e.sequence for e in events] == [1, 2, 3] and events[1].actor == "agent-li"
         outbox = s.exec(select(func.count()).select_from(OutboxRow).where(OutboxRow.case_id == a.id)).one()
         assert outbox == 3 * 2  # every event, once per sink
+
+
+def test_bounce_is_threaded_to_the_case_without_joining_it(sqlite_engine: Engine, tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    samples.write(
+        root,
+        "email",
+        "20261102T010000Z_a.eml",
+        samples.email("b1@mail.example.cn", "订单 HM20261101-80001 漏发。"),
+    )
+    dsn = (
+        b"From: MAILER-DAEMON@mx.shop.example.com\r\nTo: service@shop.example.com\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nDate: Tue, 03 Nov 2026 10:00:00 +0800\r\n"
+        b"Message-ID: <dsn-1@mx.shop.example.com>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain\r\n\r\nDelivery to mei.chen@example.cn failed.\r\n"
+        b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.shop.example.com\r\n\r\n"
+        b"Final-Recipient: rfc822; mei.chen@example.cn\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <reply-9@shop.example.com>\r\n"
+        b"In-Reply-To: <b1@mail.example.cn>\r\nReferences: <b1@mail.example.cn>\r\n"
+        b"Subject: Re: HM20261101-80001\r\n--B--\r\n"
+    )
+    samples.write(root, "email", "20261103T020000Z_b.eml", dsn)
+    run_import(sqlite_engine, root)
+    with Session(sqlite_engine) as s:
+        bounce = s.exec(select(MessageRow).where(MessageRow.native_id == "dsn-1@mx.shop.example.com")).one()
+        complaint = s.exec(select(MessageRow).where(MessageRow.native_id == "b1@mail.example.cn")).one()
+    assert bounce.case_id is None and bounce.non_actionable_reason == "bounce"
+    assert bounce.matched_by == {"by": "none", "reason": "bounce", "related_case": complaint.case_id}
