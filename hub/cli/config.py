@@ -129,6 +129,7 @@ understand:
 sla:
   hours: {severe: 4.0, general: 48.0}
   category_hours: {}                 # e.g. {logistics: {general: 24}}
+  stalled_shipment_hours: 48         # a parcel without a scan this long opens a proactive case
 
 runtime:
   deliver_interval: 2s               # how often the outbox is delivered
