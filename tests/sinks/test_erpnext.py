@@ -18,7 +18,7 @@ from hub.outbox import Outbox
 from tests.core.test_pipeline import build_corpus, run_import
 from tests.simulators.base import Reply
 from tests.simulators.erpnext import PRIORITIES, STATUSES, ERPNextSimulator
-from tests.sinks.test_zendesk import (
+from tests.sinks.common import (
     MAPPINGS,
     SAMPLE_CASE,
     assert_no_secrets,

@@ -15,20 +15,19 @@ import requests
 import yaml
 from pydantic import SecretStr
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from connectors.hubspot import HubSpotConfig, HubSpotSink, rate_limit_wait
 from hub.cases import public_id
 from hub.config import DeliverySettings, HubConfig, SinkInstance
 from hub.errors import AuthError, CheckFailed
-from hub.export import iter_case_documents
 from hub.mapping import load_mapping
 from hub.outbox import Outbox
-from hub.sink import Delivery
-from hub.tables import OutboxRow, SinkLinkRow
+from hub.tables import SinkLinkRow
 from tests.core.test_pipeline import build_corpus, run_import
 from tests.simulators.base import Recorded, Reply
 from tests.simulators.hubspot import HubSpotSimulator, error_body
+from tests.sinks.common import case_documents, delivery, outbox_rows
 
 TOKEN = "pat-na1-0f0f0f0f-1234-4321-abcd-0123456789ab"
 SEQ = "hub_event_sequence"
@@ -119,30 +118,6 @@ def hub_config(
                 delivery=DeliverySettings(**settings),
             )
         ]
-    )
-
-
-def outbox_rows(engine: Engine) -> list[OutboxRow]:
-    with Session(engine) as s:
-        return list(s.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all())
-
-
-def case_documents(engine: Engine) -> dict[str, dict[str, Any]]:
-    with Session(engine) as s:
-        return {d["case_id"]: d for d in iter_case_documents(s)}
-
-
-def delivery(n: int, case_id: str, fields: dict[str, Any], external_id: str | None = None) -> Delivery:
-    return Delivery(
-        outbox_id=n,
-        event_id=f"evt_{n:032x}",
-        type="case.created",
-        sequence=1,
-        case_id=case_id,
-        occurred_at="2026-11-02T02:00:00Z",
-        case={},
-        fields=fields,
-        external_id=external_id,
     )
 
 

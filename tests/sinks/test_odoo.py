@@ -16,7 +16,7 @@ from hub.outbox import Outbox
 from tests.core.test_pipeline import build_corpus, run_import
 from tests.simulators.base import Reply
 from tests.simulators.odoo import PRIORITIES, STAGES, TICKET_FIELDS, OdooSimulator
-from tests.sinks.test_zendesk import (
+from tests.sinks.common import (
     MAPPINGS,
     SAMPLE_CASE,
     assert_no_secrets,

@@ -11,20 +11,19 @@ import pytest
 import requests
 import yaml
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from connectors.salesforce import SalesforceConfig, SalesforceSink
 from hub.cases import public_id
 from hub.config import DeliverySettings, HubConfig, SinkInstance
 from hub.errors import AuthError, CheckFailed
-from hub.export import iter_case_documents
 from hub.mapping import load_mapping
 from hub.outbox import Outbox
-from hub.sink import Delivery
-from hub.tables import OutboxRow, SinkLinkRow
+from hub.tables import SinkLinkRow
 from tests.core.test_pipeline import build_corpus, run_import
 from tests.simulators.base import Reply
 from tests.simulators.salesforce import CASE_FIELDS, PICKLISTS, SalesforceSimulator
+from tests.sinks.common import case_documents, delivery, outbox_rows
 
 TOKEN = "00D5g000004Test!AQ4AQ.test-access-token-0123456789"
 EXT = "Hub_Case_Id__c"
@@ -85,30 +84,6 @@ def hub_config(
                 delivery=DeliverySettings(**settings),
             )
         ]
-    )
-
-
-def outbox_rows(engine: Engine) -> list[OutboxRow]:
-    with Session(engine) as s:
-        return list(s.exec(select(OutboxRow).order_by(col(OutboxRow.id))).all())
-
-
-def case_documents(engine: Engine) -> dict[str, dict[str, Any]]:
-    with Session(engine) as s:
-        return {d["case_id"]: d for d in iter_case_documents(s)}
-
-
-def delivery(n: int, case_id: str, fields: dict[str, Any], external_id: str | None = None) -> Delivery:
-    return Delivery(
-        outbox_id=n,
-        event_id=f"evt_{n:032x}",
-        type="case.created",
-        sequence=1,
-        case_id=case_id,
-        occurred_at="2026-11-02T02:00:00Z",
-        case={},
-        fields=fields,
-        external_id=external_id,
     )
 
 
