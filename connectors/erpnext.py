@@ -36,9 +36,9 @@ from pydantic import Field, SecretStr, field_validator
 
 from hub.case_comments import describe_change, event_marker, status_of, text_to_html
 from hub.connector import ConnectorConfig
-from hub.errors import AuthError, CheckFailed, ConnectorError, RateLimited, TransientError
+from hub.errors import AuthError, CheckFailed, ConnectorError, TransientError
 from hub.http import HttpClient
-from hub.sink import Delivery, DeliveryResult, SinkConnector
+from hub.sink import Delivery, DeliveryResult, SinkConnector, deliver_each
 
 __all__ = ["ERPNextConfig", "ERPNextSink", "comment_payload", "issue_payload"]
 
@@ -124,23 +124,7 @@ class ERPNextSink(SinkConnector):
 
     def deliver(self, config: Any, deliveries: list[Delivery]) -> list[DeliveryResult]:
         client = self._client(config)
-        results = []
-        for d in deliveries:
-            try:
-                name = self._deliver(client, config, d)
-            except AuthError:
-                raise
-            except RateLimited as exc:
-                results.append(
-                    DeliveryResult.failure(d, str(exc), retryable=True, retry_after=exc.retry_after)
-                )
-            except TransientError as exc:
-                results.append(DeliveryResult.failure(d, str(exc), retryable=True))
-            except ConnectorError as exc:  # 417 validation, 404, ...: dead at once, with the body
-                results.append(DeliveryResult.failure(d, str(exc), retryable=False))
-            else:
-                results.append(DeliveryResult.success(d, name))
-        return results
+        return deliver_each(deliveries, lambda d: self._deliver(client, config, d))
 
     def _deliver(self, client: HttpClient, config: ERPNextConfig, d: Delivery) -> str:
         name = d.external_id

@@ -40,9 +40,9 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.case_comments import describe_change, event_marker, text_to_html
 from hub.connector import ConnectorConfig
-from hub.errors import AuthError, CheckFailed, ConnectorError, RateLimited, TransientError
+from hub.errors import AuthError, CheckFailed, ConnectorError, TransientError
 from hub.http import HttpClient, scrub
-from hub.sink import Delivery, DeliveryResult, SinkConnector
+from hub.sink import Delivery, DeliveryResult, SinkConnector, deliver_each
 
 __all__ = ["OdooConfig", "OdooSink", "classify_error", "rpc_payload", "ticket_values"]
 
@@ -231,23 +231,7 @@ class OdooSink(SinkConnector):
 
     def deliver(self, config: Any, deliveries: list[Delivery]) -> list[DeliveryResult]:
         client = self._client(config)
-        results = []
-        for d in deliveries:
-            try:
-                ticket = self._deliver(client, config, d)
-            except AuthError:
-                raise
-            except RateLimited as exc:
-                results.append(
-                    DeliveryResult.failure(d, str(exc), retryable=True, retry_after=exc.retry_after)
-                )
-            except TransientError as exc:
-                results.append(DeliveryResult.failure(d, str(exc), retryable=True))
-            except ConnectorError as exc:
-                results.append(DeliveryResult.failure(d, str(exc), retryable=False))
-            else:
-                results.append(DeliveryResult.success(d, str(ticket)))
-        return results
+        return deliver_each(deliveries, lambda d: str(self._deliver(client, config, d)))
 
     def _deliver(self, client: HttpClient, config: OdooConfig, d: Delivery) -> int:
         if d.external_id is not None:

@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from hub.connector import ConnectorConfig
-from hub.errors import CheckFailed, ConnectorError, RateLimited, TransientError
+from hub.errors import CheckFailed, ConnectorError
 from hub.http import HttpClient
-from hub.sink import Delivery, DeliveryResult, SinkConnector
+from hub.sink import Delivery, DeliveryResult, SinkConnector, deliver_each
 
 __all__ = ["WebhookConfig", "WebhookSink", "sign"]
 
@@ -60,8 +60,8 @@ class WebhookSink(SinkConnector):
 
     def deliver(self, config: Any, deliveries: list[Delivery]) -> list[DeliveryResult]:
         client = self._client(config)
-        results = []
-        for d in deliveries:
+
+        def send(d: Delivery) -> str:
             payload = {
                 "event_id": d.event_id,
                 "type": d.type,
@@ -70,19 +70,10 @@ class WebhookSink(SinkConnector):
                 "case": d.case,
             }
             body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-            try:
-                self._post(client, config, d.event_id, body)
-            except RateLimited as exc:
-                results.append(
-                    DeliveryResult.failure(d, str(exc), retryable=True, retry_after=exc.retry_after)
-                )
-            except TransientError as exc:
-                results.append(DeliveryResult.failure(d, str(exc), retryable=True))
-            except ConnectorError as exc:  # 4xx other than 429 (and 401/403): dead at once
-                results.append(DeliveryResult.failure(d, str(exc), retryable=False))
-            else:
-                results.append(DeliveryResult.success(d, d.case_id))
-        return results
+            self._post(client, config, d.event_id, body)
+            return d.case_id
+
+        return deliver_each(deliveries, send)
 
     @staticmethod
     def _post(client: HttpClient, config: WebhookConfig, event_id: str, body: bytes) -> None:

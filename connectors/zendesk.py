@@ -46,9 +46,9 @@ from requests.auth import HTTPBasicAuth
 
 from hub.case_comments import describe_change, event_marker, status_of
 from hub.connector import ConnectorConfig
-from hub.errors import AuthError, CheckFailed, ConnectorError, RateLimited, TransientError
+from hub.errors import AuthError, CheckFailed, ConnectorError, TransientError
 from hub.http import HttpClient
-from hub.sink import Delivery, DeliveryResult, SinkConnector
+from hub.sink import Delivery, DeliveryResult, SinkConnector, deliver_each
 
 __all__ = [
     "ZendeskConfig",
@@ -174,23 +174,7 @@ class ZendeskSink(SinkConnector):
 
     def deliver(self, config: Any, deliveries: list[Delivery]) -> list[DeliveryResult]:
         client = self._client(config)
-        results = []
-        for d in deliveries:
-            try:
-                ticket_id = self._deliver(client, config, d)
-            except AuthError:
-                raise  # the whole sink is misconfigured: the outbox retries later and opens the circuit
-            except RateLimited as exc:
-                results.append(
-                    DeliveryResult.failure(d, str(exc), retryable=True, retry_after=exc.retry_after)
-                )
-            except TransientError as exc:
-                results.append(DeliveryResult.failure(d, str(exc), retryable=True))
-            except ConnectorError as exc:  # 422 RecordInvalid, 400, 404 ...: dead at once, with the body
-                results.append(DeliveryResult.failure(d, str(exc), retryable=False))
-            else:
-                results.append(DeliveryResult.success(d, ticket_id))
-        return results
+        return deliver_each(deliveries, lambda d: self._deliver(client, config, d))
 
     def _deliver(self, client: HttpClient, config: ZendeskConfig, d: Delivery) -> str:
         ticket_id = d.external_id

@@ -18,12 +18,14 @@ marks the sink unhealthy). :class:`~hub.http.HttpClient` classifies responses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from hub.connector import ConnectorConfig
+from hub.errors import AuthError, ConnectorError, RateLimited, TransientError
 
-__all__ = ["Delivery", "DeliveryResult", "SinkConnector"]
+__all__ = ["Delivery", "DeliveryResult", "SinkConnector", "deliver_each"]
 
 
 @dataclass
@@ -56,10 +58,36 @@ class DeliveryResult:
         return cls(delivery.outbox_id, True, external_id or delivery.external_id)
 
     @classmethod
+    def from_error(cls, delivery: Delivery, exc: ConnectorError) -> DeliveryResult:
+        """429 (with its wait) and transient errors are retried; other client errors are permanent."""
+        if isinstance(exc, RateLimited):
+            return cls.failure(delivery, str(exc), retryable=True, retry_after=exc.retry_after)
+        return cls.failure(delivery, str(exc), retryable=isinstance(exc, TransientError))
+
+    @classmethod
     def failure(
         cls, delivery: Delivery, error: str, *, retryable: bool, retry_after: float | None = None
     ) -> DeliveryResult:
         return cls(delivery.outbox_id, False, error=error, retryable=retryable, retry_after=retry_after)
+
+
+def deliver_each(deliveries: list[Delivery], send: Callable[[Delivery], str | None]) -> list[DeliveryResult]:
+    """Deliver one at a time with ``send`` (which returns the target's record id).
+
+    An :class:`~hub.errors.AuthError` stops the whole call (the sink is misconfigured: the outbox
+    retries later and opens its circuit); any other connector error becomes that delivery's result.
+    """
+    results = []
+    for d in deliveries:
+        try:
+            external_id = send(d)
+        except AuthError:
+            raise
+        except ConnectorError as exc:
+            results.append(DeliveryResult.from_error(d, exc))
+        else:
+            results.append(DeliveryResult.success(d, external_id))
+    return results
 
 
 class SinkConnector:
