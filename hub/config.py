@@ -6,7 +6,7 @@ Outline (firm, see ARCHITECTURE.md)::
     sinks:      [{name, type, mapping, config}]
 
 plus the core's own sections, all optional with working defaults:
-``ingest``, ``matching``, ``understand``, ``sla``, ``runtime``, ``alerts``.
+``ingest``, ``matching``, ``understand``, ``sla``, ``runtime``, ``alerts``, ``teams``.
 
 Secret references, in any string: ``${VAR}`` is replaced by the environment
 variable ``VAR``, ``${file:/run/secrets/imap}`` by the content of that file
@@ -189,6 +189,9 @@ class AlertSettings(_Strict):
     failing_polls: int = Field(default=3, ge=1, le=10_000)
     #: a connector with no successful poll for this long is a health problem (its lag); "0" = off
     max_lag: str = "1h"
+    #: credentials (``credentials_expire_at`` of a connector or sink) expiring within this many
+    #: days are a health problem; 0 = off
+    credentials_expiry_days: int = Field(default=7, ge=0, le=3650)
 
     @field_validator("max_lag")
     @classmethod
@@ -203,6 +206,23 @@ class AlertSettings(_Strict):
         return parse_duration(self.max_lag)
 
 
+class TeamSettings(_Strict):
+    """A team of agents and the cases it works.
+
+    A case belongs to the team when its category is in ``categories`` or one of its messages came
+    on a channel in ``channels``. An empty list adds nothing to that test; a team with both lists
+    empty works every case ("any").
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    categories: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+    @property
+    def covers_all(self) -> bool:
+        return not self.categories and not self.channels
+
+
 class HubConfig(_Strict):
     #: connector plugins allowed to load (entry-point names); None allows every installed one
     connector_allowlist: list[str] | None = None
@@ -214,14 +234,22 @@ class HubConfig(_Strict):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    #: agents' teams; when any is configured, an agent works only the cases of their own teams
+    teams: list[TeamSettings] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_names(self) -> HubConfig:
-        for kind, items in (("connectors", self.connectors), ("sinks", self.sinks)):
+        named: tuple[tuple[str, list[Any]], ...] = (
+            ("connectors", self.connectors),
+            ("sinks", self.sinks),
+            ("teams", self.teams),
+        )
+        for kind, items in named:
             names = [i.name for i in items]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
-                msg = f"{kind}: instance names must be unique; repeated: {', '.join(dupes)}"
+                what = "team" if kind == "teams" else "instance"
+                msg = f"{kind}: {what} names must be unique; repeated: {', '.join(dupes)}"
                 raise ValueError(msg)
         return self
 
@@ -568,7 +596,7 @@ def load_config(path: str | Path | None = None) -> HubConfig:
 
 def _duplicates(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
-    for kind in ("connectors", "sinks"):
+    for kind in ("connectors", "sinks", "teams"):
         items = data.get(kind)
         if not isinstance(items, list):
             continue
@@ -582,7 +610,7 @@ def _duplicates(data: dict[str, Any]) -> list[Problem]:
                     Problem(
                         f"{kind}[{i}].name",
                         f"{name!r} is already the name of {kind}[{first[name]}]",
-                        "instance names must be unique: rename one",
+                        f"{'team' if kind == 'teams' else 'instance'} names must be unique: rename one",
                     )
                 )
             else:

@@ -65,6 +65,10 @@ class ConnectorConfig(BaseModel):
 
     #: seconds for every network call (connect and read)
     timeout: float = 30.0
+    #: when the credentials (an OAuth token, an API key) stop working, if known: ops set it, and a
+    #: connector that learns it (a token's ``expires_in``) may fill it during a read; ``hub status``
+    #: warns ``alerts.credentials_expiry_days`` ahead
+    credentials_expire_at: datetime | None = None
 
 
 def secret_values(config: BaseModel) -> list[str]:
@@ -110,6 +114,10 @@ class ReadContext:
     wait_seconds: float = 0.0
     #: ``track`` connectors: tracking numbers that open cases name (the core fills this)
     tracking_numbers: list[str] = field(default_factory=list)
+    #: what the server says it holds, per partition (e.g. an IMAP folder's message count at
+    #: SELECT), filled by the connector only when it is comparable with the items the hub stored
+    #: (not when read mail is moved away); the core raises a health problem when it exceeds them
+    observed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ Corrections are re-applied after a merge or split rebuilds the labels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ from hub.users import audit
 __all__ = [
     "ORDER",
     "ActionRefused",
+    "CaseForbidden",
     "CaseNotFound",
     "InvalidAction",
     "Lifecycle",
@@ -66,6 +68,10 @@ class LifecycleError(HubError):
 
 class CaseNotFound(LifecycleError):
     """No such case (HTTP 404)."""
+
+
+class CaseForbidden(LifecycleError):
+    """The case is outside the caller's teams (HTTP 403)."""
 
 
 class ActionRefused(LifecycleError):
@@ -105,13 +111,21 @@ class Lifecycle:
     """Actions on cases by one actor, in the caller's transaction."""
 
     def __init__(
-        self, session: Session, config: HubConfig, actor: str, *, now: datetime | None = None
+        self,
+        session: Session,
+        config: HubConfig,
+        actor: str,
+        *,
+        now: datetime | None = None,
+        allowed: Callable[[CaseRow], bool] | None = None,
     ) -> None:
+        """``allowed``: whether the actor may act on a case (their teams); None: every case."""
         self.session = session
         self.config = config
         self.actor = actor
         self.now = utc(now) if now else datetime.now(UTC)
         self.cases = CaseService(session, config)
+        self.allowed = allowed
 
     # -- lookup ----------------------------------------------------------------------------
     def get(self, case_id: str | int) -> CaseRow:
@@ -120,6 +134,9 @@ class Lifecycle:
         if case is None:
             msg = f"no case {public_id(cid)}"
             raise CaseNotFound(msg)
+        if self.allowed is not None and not self.allowed(case):
+            msg = f"{public_id(cid)} is not a case of your teams"
+            raise CaseForbidden(msg)
         return case
 
     def _live(self, case: CaseRow) -> None:

@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from hub.config import HubConfig
+from hub.config import HubConfig, SinkInstance
 from hub.tables import CaseRow, CaseWorkRow, ConnectorHealthRow, OutboxRow, RawItemRow
 
 __all__ = [
@@ -113,7 +113,7 @@ class HealthProblem:
     """Something an operator should look at: which instance (or sink), what kind, and the text."""
 
     instance: str
-    kind: str  # unhealthy | failing_polls | lag | dead_letters
+    kind: str  # unhealthy | failing_polls | lag | count_mismatch | credentials_expiry | dead_letters
     text: str
 
     def __str__(self) -> str:
@@ -137,6 +137,47 @@ def _duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds // 3600} h {seconds % 3600 // 60} min"
     return f"{seconds // 86400} days"
+
+
+def _when(value: Any) -> datetime | None:
+    """A configured ``credentials_expire_at`` (datetime or ISO text) as an aware datetime, or None."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _configured_expiry(config: HubConfig, inst: Any) -> datetime | None:
+    """``credentials_expire_at`` of a connector or sink instance: its validated config, else the raw value."""
+    try:
+        if isinstance(inst, SinkInstance):
+            from hub.registry import get_sink
+
+            cfg: Any = get_sink(inst.type).configure(inst.config)
+        else:
+            from hub.polling import configure_instance  # hub.polling imports this module
+
+            cfg = configure_instance(config, inst)[1]
+        return _when(getattr(cfg, "credentials_expire_at", None))
+    except Exception:  # an invalid config is `hub config validate`'s business, not this check's
+        return _when(inst.config.get("credentials_expire_at"))
+
+
+def _expiry(kind: str, name: str, when: datetime, days: int, now: datetime) -> HealthProblem | None:
+    left = (when - now).total_seconds()
+    if days <= 0 or left > days * 86400:
+        return None
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"{kind} {name}: credentials expire at {stamp} (in {_duration(left)})"
+        if left > 0
+        else f"{kind} {name}: credentials expired at {stamp} ({_duration(-left)} ago)"
+    )
+    return HealthProblem(name, "credentials_expiry", f"{text}; renew them and update hub.yaml")
 
 
 def _problems(session: Session, config: HubConfig, now: datetime) -> list[HealthProblem]:
@@ -176,6 +217,25 @@ def _problems(session: Session, config: HubConfig, now: datetime) -> list[Health
                     f"connector {inst.name}: no successful poll {since} (alerts.max_lag {alerts.max_lag})",
                 )
             )
+        if row.observed and row.fetched is not None and not row.consecutive_failures:
+            held = sum(int(n) for n in row.observed.values())
+            if held > row.fetched:
+                found.append(
+                    HealthProblem(
+                        inst.name,
+                        "count_mismatch",
+                        f"connector {inst.name}: server holds {held} items but the hub fetched "
+                        f"{row.fetched} ({', '.join(f'{k}: {v}' for k, v in sorted(row.observed.items()))})",
+                    )
+                )
+    for kind, instances in (("connector", config.connectors), ("sink", config.sinks)):
+        for one in instances:
+            when = _configured_expiry(config, one)
+            if when is None and kind == "connector" and one.name in rows:
+                when = _when(rows[one.name].credentials_expire_at)
+            problem = _expiry(kind, one.name, when, alerts.credentials_expiry_days, now) if when else None
+            if problem is not None:
+                found.append(problem)
     dead = session.exec(
         select(OutboxRow.sink, func.count()).where(OutboxRow.status == "dead").group_by(col(OutboxRow.sink))
     ).all()
@@ -194,8 +254,10 @@ def health_problems(engine: Engine, config: HubConfig, *, now: datetime | None =
     """What ``hub status`` and the UI should show as problems, one sentence each (empty when all is well).
 
     A connector is a problem when it is unhealthy (credentials refused), has failed
-    ``alerts.failing_polls`` polls in a row, or has had no successful poll for ``alerts.max_lag``;
-    a sink when it has dead letters.
+    ``alerts.failing_polls`` polls in a row, has had no successful poll for ``alerts.max_lag``,
+    or its server said (after the last successful poll) it holds more items than the hub
+    stored; a connector or sink when its ``credentials_expire_at`` is within
+    ``alerts.credentials_expiry_days``; a sink when it has dead letters.
     """
     with Session(engine) as session:
         return [p.text for p in _problems(session, config, now or datetime.now(UTC))]

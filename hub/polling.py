@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from hub.config import ConnectorInstance, HubConfig
@@ -29,7 +29,7 @@ from hub.http import scrub
 from hub.metrics import observe_poll
 from hub.pipeline import IngestStats, Intake, Pipeline
 from hub.registry import get_connector
-from hub.tables import CaseRow, ConnectorHealthRow, MessageKeyRow, MessageRow
+from hub.tables import CaseRow, ConnectorHealthRow, MessageKeyRow, MessageRow, RawItemRow
 
 __all__ = ["PollResult", "configure_instance", "find_instance", "poll_instance", "record_health"]
 
@@ -80,11 +80,13 @@ def poll_instance(
     max_items: int | None = None,
     wait_seconds: float = 0.0,
     heartbeat: Callable[[], bool] | None = None,
+    on_batch: Callable[[PollResult], None] | None = None,
 ) -> PollResult:
     """One poll cycle of ``inst``; never raises for the connector's own failures (they are recorded).
 
     ``heartbeat`` is called after each batch (e.g. to renew the poll lock); if it returns
-    False the cycle stops there (its batches so far are committed).
+    False the cycle stops there (its batches so far are committed). ``on_batch`` is called
+    with the result so far after each committed batch (progress display).
     """
     connector, cfg = configure_instance(config, inst)
     if Capability.POLL not in connector.capabilities:
@@ -93,6 +95,7 @@ def poll_instance(
         )
         raise ConfigError(msg)
     secrets = secret_values(cfg)
+    configured_expiry = cfg.credentials_expire_at  # a connector that learns the expiry changes it
     started = time.monotonic()
     pipeline = Pipeline(engine, config)
     result = PollResult(inst.name, IngestStats())
@@ -111,6 +114,8 @@ def poll_instance(
             intakes = [Intake(item) for item in batch.items]
             pipeline.ingest_batch(intakes, result.stats, also=save)
             result.batches += 1
+            if on_batch is not None:
+                on_batch(result)
             if heartbeat is not None and not heartbeat():
                 log.warning("poll of %s stopped early: lost its lock", inst.name)
                 break
@@ -125,7 +130,8 @@ def poll_instance(
             inst.name, time.monotonic() - started, result.stats.messages + result.stats.quarantined, ok=False
         )
         return result
-    record_health(engine, inst, result)
+    learned = cfg.credentials_expire_at if cfg.credentials_expire_at != configured_expiry else None
+    record_health(engine, inst, result, observed=ctx.observed, credentials_expire_at=learned)
     observe_poll(
         inst.name, time.monotonic() - started, result.stats.messages + result.stats.quarantined, ok=True
     )
@@ -145,9 +151,21 @@ def open_case_tracking_numbers(session: Session) -> list[str]:
 
 
 def record_health(
-    engine: Engine, inst: ConnectorInstance, result: PollResult, *, auth_failed: bool = False
+    engine: Engine,
+    inst: ConnectorInstance,
+    result: PollResult,
+    *,
+    auth_failed: bool = False,
+    observed: dict[str, int] | None = None,
+    credentials_expire_at: datetime | None = None,
 ) -> None:
-    """Update the instance's health row after a poll."""
+    """Update the instance's health row after a poll.
+
+    After a successful one, ``observed`` (what the server said it holds, per partition) is
+    stored with the number of raw items the hub holds for the instance, for
+    :func:`hub.metrics.health_problems` to compare; ``credentials_expire_at`` is an expiry
+    the connector learned (kept until another is learned).
+    """
     now = datetime.now(UTC)
     with session_scope(engine) as session:
         row = session.exec(select(ConnectorHealthRow).where(ConnectorHealthRow.instance == inst.name)).first()
@@ -158,6 +176,15 @@ def record_health(
         row.items_total += row.last_items
         if result.ok:
             row.healthy, row.reason, row.consecutive_failures, row.last_success_at = True, None, 0, now
+            if observed:
+                row.observed = {str(k): int(v) for k, v in observed.items()}
+                row.fetched = session.exec(
+                    select(func.count()).select_from(RawItemRow).where(RawItemRow.instance == inst.name)
+                ).one()
+            else:
+                row.observed, row.fetched = None, None
+            if credentials_expire_at is not None:
+                row.credentials_expire_at = credentials_expire_at
         else:
             row.consecutive_failures += 1
             row.last_error, row.last_error_at = result.error, now

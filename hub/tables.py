@@ -222,6 +222,13 @@ class ConnectorHealthRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_items: int = 0
     items_total: int = 0
+    #: after the last successful poll: what the server said it holds, per partition (the
+    #: connector's ``ReadContext.observed``; None when it reported nothing) ...
+    observed: dict[str, int] | None = _json(nullable=True)
+    #: ... and how many raw items the hub held for the instance then
+    fetched: int | None = None
+    #: credentials expiry a connector learned during its last poll
+    credentials_expire_at: datetime | None = _ts(nullable=True)
 
 
 class SinkLinkRow(SQLModel, table=True):
@@ -263,6 +270,8 @@ class UserRow(SQLModel, table=True):
     disabled: bool = False
     created_at: datetime = _ts(nullable=False)
     last_login_at: datetime | None = _ts(nullable=True)
+    #: the teams (``teams:`` in the configuration) an agent works for
+    teams: list[str] | None = _json()
 
 
 class ApiTokenRow(SQLModel, table=True):

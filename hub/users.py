@@ -6,6 +6,12 @@
   strings shown once; the store keeps only their SHA-256.
 - Roles are ordered: ``agent`` < ``ops`` < ``admin``; a higher role may do
   everything a lower one may.
+- A user may belong to teams (``teams:`` in the configuration); when teams are
+  configured an agent works only the cases of their own teams.
+- :class:`LoginLimiter`: after 5 failed logins for one user name or one client
+  address within 15 minutes, further attempts are refused until the window has
+  passed. It is held in the process (each web worker counts on its own and a
+  restart forgets), which bounds password guessing without a shared store.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -27,8 +37,11 @@ from hub.models import utc
 from hub.tables import ApiTokenRow, AuditRow, UserRow, WebSessionRow
 
 __all__ = [
+    "LOGIN_MAX_FAILURES",
+    "LOGIN_WINDOW",
     "MIN_PASSWORD",
     "SESSION_TTL",
+    "LoginLimiter",
     "Role",
     "UserError",
     "add_user",
@@ -44,6 +57,7 @@ __all__ = [
     "resolve_session",
     "resolve_token",
     "set_password",
+    "set_teams",
 ]
 
 MIN_PASSWORD = 8
@@ -111,16 +125,43 @@ def _check_password(password: str) -> None:
         raise UserError(msg)
 
 
+def _check_teams(teams: Iterable[str], known: Iterable[str] | None) -> list[str]:
+    """The team names, deduplicated in order; each must be one of ``known`` when that is given."""
+    out: list[str] = []
+    for team in teams:
+        team = team.strip()
+        if not team:
+            continue
+        if len(team) > 64:
+            msg = f"team name {team[:64]!r}... is too long (at most 64 characters)"
+            raise UserError(msg)
+        if team not in out:
+            out.append(team)
+    allowed = list(known) if known is not None else None
+    if allowed is not None:
+        unknown = [t for t in out if t not in allowed]
+        if unknown:
+            configured = ", ".join(allowed) or "none"
+            msg = f"unknown team(s) {', '.join(unknown)}; configured teams: {configured}"
+            raise UserError(msg)
+    return out
+
+
 def add_user(
     session: Session,
     name: str,
     role: Role | str,
     password: str | None,
     *,
+    teams: Iterable[str] = (),
+    known_teams: Iterable[str] | None = None,
     actor: str = "cli",
     now: datetime | None = None,
 ) -> UserRow:
-    """Create a user; ``password`` None makes a user that signs in with API tokens only."""
+    """Create a user; ``password`` None makes a user that signs in with API tokens only.
+
+    ``teams`` are checked against ``known_teams`` (the configured team names) when it is given.
+    """
     if not _NAME.match(name):
         msg = f"{name!r} is not a valid user name (letters, digits and _ . @ -, at most 64)"
         raise UserError(msg)
@@ -134,15 +175,37 @@ def add_user(
         raise UserError(msg)
     if password is not None:
         _check_password(password)
+    team_list = _check_teams(teams, known_teams)
     user = UserRow(
         name=name,
         role=role.value,
         password_hash=_hasher.hash(password) if password is not None else None,
         created_at=_now(now),
+        teams=team_list or None,
     )
     session.add(user)
     session.flush()
-    audit(session, actor, "user.add", at=now, user=name, role=role.value)
+    detail: dict[str, Any] = {"user": name, "role": role.value}
+    if team_list:
+        detail["teams"] = team_list
+    audit(session, actor, "user.add", at=now, **detail)
+    return user
+
+
+def set_teams(
+    session: Session,
+    name: str,
+    teams: Iterable[str],
+    *,
+    known_teams: Iterable[str] | None = None,
+    actor: str = "cli",
+) -> UserRow:
+    """Replace the teams of user ``name`` (an empty list: no team)."""
+    user = _require(session, name)
+    team_list = _check_teams(teams, known_teams)
+    user.teams = team_list or None
+    session.add(user)
+    audit(session, actor, "user.teams", user=name, teams=team_list)
     return user
 
 
@@ -300,3 +363,83 @@ def resolve_session(
 
 def close_session(session: Session, cookie: str) -> None:
     session.exec(delete(WebSessionRow).where(col(WebSessionRow.token_hash) == hash_secret(cookie)))
+
+
+# --------------------------------------------------------------------------- login rate limit
+
+#: failed logins allowed per user name and per client address within :data:`LOGIN_WINDOW`
+LOGIN_MAX_FAILURES = 5
+LOGIN_WINDOW = timedelta(minutes=15)
+
+
+class LoginLimiter:
+    """Failed logins per key (``name:...``, ``addr:...``) in a sliding window, in this process.
+
+    :meth:`retry_after` answers how many seconds a key must still wait (0: it may try).
+    Thread-safe; keys whose failures have all aged out are dropped as they are touched.
+    """
+
+    def __init__(
+        self,
+        max_failures: int = LOGIN_MAX_FAILURES,
+        window: timedelta = LOGIN_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window = window.total_seconds()
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def keys(name: str | None, address: str | None) -> list[str]:
+        out = []
+        if name:
+            out.append("name:" + name.strip().lower()[:128])
+        if address:
+            out.append("addr:" + address)
+        return out
+
+    def _trim(self, key: str, now: float) -> deque[float] | None:
+        found = self._failures.get(key)
+        if found is None:
+            return None
+        while found and found[0] <= now - self.window:
+            found.popleft()
+        if not found:
+            del self._failures[key]
+            return None
+        return found
+
+    def retry_after(self, keys: Iterable[str]) -> int:
+        """Seconds until every key may try again (0 when none is blocked)."""
+        now = self.clock()
+        wait = 0.0
+        with self._lock:
+            for key in keys:
+                found = self._trim(key, now)
+                if found is not None and len(found) >= self.max_failures:
+                    # blocked until enough failures age out to fall below the limit
+                    oldest_that_counts = found[len(found) - self.max_failures]
+                    wait = max(wait, oldest_that_counts + self.window - now)
+        return max(1, int(wait + 0.999)) if wait > 0 else 0
+
+    def failed(self, keys: Iterable[str]) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in keys:
+                found = self._trim(key, now)
+                if found is None:
+                    found = self._failures[key] = deque()
+                found.append(now)
+                while len(found) > self.max_failures:
+                    found.popleft()
+
+    def succeeded(self, name_key: str) -> None:
+        """A good password clears the user name's failures (the address keeps its count)."""
+        with self._lock:
+            self._failures.pop(name_key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._failures.clear()

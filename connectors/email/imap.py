@@ -218,6 +218,10 @@ class _Reader:
         """Batches of new mail in ``folder`` after the cursor ``value``, each with its UIDs."""
         selected = self._select(folder)
         uidvalidity = int(selected[b"UIDVALIDITY"])
+        if not self.config.move_to and b"EXISTS" in selected:
+            # what the server holds, for the core to compare with what it stored (not when read
+            # mail is moved away: then the folder holds only what is still to be read)
+            self.ctx.observed[folder] = int(selected[b"EXISTS"])
         position = parse_cursor(value)
         last = 0
         if position is not None and position[0] == uidvalidity:

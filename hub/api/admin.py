@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from hub.api.auth import Principal, need_admin
@@ -14,7 +14,7 @@ from hub.db import session_scope
 from hub.export import iso
 from hub.lifecycle import parse_case_id
 from hub.tables import AuditRow, UserRow
-from hub.users import Role, add_user, create_token, disable_user, list_users
+from hub.users import Role, add_user, create_token, disable_user, list_users, set_teams
 
 router = APIRouter(prefix="/api", tags=["admin"])
 Admin = Annotated[Principal, Depends(need_admin)]
@@ -24,6 +24,7 @@ def user_doc(u: UserRow) -> dict[str, Any]:
     return {
         "name": u.name,
         "role": u.role,
+        "teams": list(u.teams or []),
         "disabled": u.disabled,
         "created_at": iso(u.created_at),
         "last_login_at": iso(u.last_login_at),
@@ -34,6 +35,17 @@ class NewUser(BaseModel):
     name: str
     role: Role = Role.agent
     password: str | None = None
+    teams: list[str] = Field(default_factory=list, description="team names from the `teams:` configuration")
+
+
+class Teams(BaseModel):
+    teams: list[str] = Field(description="the user's teams (replaces them; empty: no team)")
+
+
+def _known_teams(request: Request) -> list[str] | None:
+    """The configured team names (None when no team is configured: any name is kept)."""
+    teams = request.app.state.config.teams
+    return [t.name for t in teams] if teams else None
 
 
 class NewToken(BaseModel):
@@ -50,7 +62,25 @@ def users(request: Request, who: Admin) -> list[dict[str, Any]]:
 def users_add(request: Request, body: NewUser, who: Admin) -> dict[str, Any]:
     """Create a user (without a password it can only use API tokens)."""
     with session_scope(request.app.state.engine) as session:
-        return user_doc(add_user(session, body.name, body.role, body.password, actor=who.name))
+        user = add_user(
+            session,
+            body.name,
+            body.role,
+            body.password,
+            teams=body.teams,
+            known_teams=_known_teams(request),
+            actor=who.name,
+        )
+        return user_doc(user)
+
+
+@router.put("/users/{name}/teams")
+def users_teams(request: Request, name: str, body: Teams, who: Admin) -> dict[str, Any]:
+    """Set the teams of a user (agents work only their teams' cases when teams are configured)."""
+    with session_scope(request.app.state.engine) as session:
+        return user_doc(
+            set_teams(session, name, body.teams, known_teams=_known_teams(request), actor=who.name)
+        )
 
 
 @router.post("/users/{name}/disable")

@@ -2,6 +2,9 @@
 
 Thin routes: each one calls :mod:`hub.queue` (reads) or :class:`hub.lifecycle.Lifecycle` (actions).
 Every action answers with the case as ``GET /api/cases/{id}`` shows it afterwards.
+
+When ``teams:`` are configured an agent lists, sees and acts on the cases of their teams only
+(403 for a case outside them); ops and admin see every case.
 """
 
 from __future__ import annotations
@@ -14,12 +17,20 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from hub.api.auth import Principal, need_agent
+from hub.api.auth import Principal, need_agent, team_scope
 from hub.cases import public_id
 from hub.db import session_scope
 from hub.lifecycle import ORDER, InvalidAction, Lifecycle, Resolution
 from hub.models import CaseStatus, Category, Channel, Severity
-from hub.queue import MAX_PER_PAGE, CaseFilter, case_detail, customer_detail, list_cases
+from hub.queue import (
+    MAX_PER_PAGE,
+    CaseFilter,
+    case_detail,
+    case_in_teams,
+    customer_detail,
+    ensure_case_visible,
+    list_cases,
+)
 from hub.stats import StatsError, parse_day
 from hub.tables import CaseRow
 
@@ -106,6 +117,7 @@ def cases_list(
         created_to=created_to,
         me=who.name,
     )
+    f.teams = team_scope(request.app.state.config, who)
     with Session(request.app.state.engine) as session:
         return list_cases(session, f, page=page, per_page=per_page).doc()
 
@@ -116,13 +128,29 @@ def case_get(
 ) -> dict[str, Any]:
     """One case: labels, customer, SLA, work state, history, and the cross-channel timeline."""
     with Session(request.app.state.engine) as session:
+        ensure_case_visible(session, case_id, team_scope(request.app.state.config, who))
         return case_detail(session, case_id)
 
 
+def lifecycle_for(request: Request, who: Principal, session: Session) -> Lifecycle:
+    """Case actions for ``who``: limited to the cases of their teams when teams are configured."""
+    teams = team_scope(request.app.state.config, who)
+
+    def allowed(case: CaseRow) -> bool:
+        return case.id is not None and case_in_teams(session, case.id, teams)
+
+    return Lifecycle(
+        session, request.app.state.config, who.name, allowed=allowed if teams is not None else None
+    )
+
+
 def act(request: Request, who: Principal, case_id: str, action: Callable[[Lifecycle, CaseRow], Any]) -> int:
-    """Run ``action`` on the case in one transaction; return the id of the case to show afterwards."""
+    """Run ``action`` on the case in one transaction; return the id of the case to show afterwards.
+
+    Every case the action looks up (``life.get``) must be one of the caller's teams (403 otherwise).
+    """
     with session_scope(request.app.state.engine) as session:
-        life = Lifecycle(session, request.app.state.config, who.name)
+        life = lifecycle_for(request, who, session)
         case = life.get(case_id)
         result = action(life, case)
         assert case.id is not None
@@ -241,7 +269,7 @@ def case_correct(request: Request, case_id: str, body: CorrectBody, who: Agent) 
 def customer_get(request: Request, customer_id: int, who: Agent) -> dict[str, Any]:
     """A customer's identities (e-mail, phone, handles) and cases."""
     with Session(request.app.state.engine) as session:
-        doc = customer_detail(session, customer_id)
+        doc = customer_detail(session, customer_id, teams=team_scope(request.app.state.config, who))
     if doc is None:
         raise HTTPException(404, f"no customer {customer_id}")
     return doc

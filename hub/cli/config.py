@@ -141,6 +141,12 @@ runtime:
 alerts:                              # health problems in `hub status`, the UI and /metrics
   failing_polls: 3                   # a connector failing this many polls in a row
   max_lag: 1h                        # a connector without a successful poll for this long ("0": off)
+  credentials_expiry_days: 7         # credentials_expire_at this close is a health problem (0: off)
+
+# Agents' teams: when any is configured, an agent works only the cases of their own teams
+# (a case belongs to a team by category or by a message's channel; empty lists mean any).
+teams: []
+#  - {name: logistics, categories: [logistics], channels: [courier]}
 """
 
 

@@ -12,6 +12,8 @@ from sqlmodel import col, select
 from hub.cases import CaseService, public_id
 from hub.cli.app import app, console, fail, open_config, open_engine, session
 from hub.cli.cases import parse_case_id
+from hub.cli.progress import track
+from hub.db import session_scope
 from hub.export import iso
 from hub.outbox import Outbox
 from hub.tables import CaseRow, OutboxRow
@@ -66,7 +68,14 @@ def retry_outbox(
         raise fail("give an outbox id or --all")
     engine = open_engine()
     try:
-        n = Outbox(engine, open_config()).retry(outbox_id)
+        outbox = Outbox(engine, open_config())
+        if outbox_id is not None:
+            n = outbox.retry(outbox_id)
+        else:  # row by row, to show progress (each row back in the queue as soon as it is done)
+            with session() as s:
+                ids = list(s.exec(select(OutboxRow.id).where(OutboxRow.status == "dead")).all())
+            every = max(1, len(ids) // 20)
+            n = sum(outbox.retry(i) for i in track(ids, total=len(ids), label="retrying", every=every))
     finally:
         engine.dispose()
     if n == 0:
@@ -76,21 +85,38 @@ def retry_outbox(
 
 @outbox_app.command("replay")
 def replay_case(
-    case_id: Annotated[str, typer.Argument(help="case whose current state to send again")],
+    case_ids: Annotated[list[str], typer.Argument(help="cases whose current state to send again")],
 ) -> None:
-    """Send a case's current state to every sink again (a new case.updated event)."""
-    cid = parse_case_id(case_id)
+    """Send cases' current state to every sink again (a new case.updated event each)."""
+    cids = [parse_case_id(c) for c in case_ids]
     config = open_config()
     if not config.sinks:
         raise fail("no sinks configured (see `sinks:` in hub.yaml)")
-    with session() as s:
-        case = s.get(CaseRow, cid)
-        if case is None:
-            raise fail(f"no case {case_id}")
-        CaseService(s, config).record(
-            case, "case.updated", datetime.now(UTC), {"replay": True}, actor="replay"
-        )
-    console.print(f"{public_id(cid)} queued for {len(config.sinks)} sink(s)")
+    missing: list[str] = []
+    queued = 0
+    every = max(1, len(cids) // 20)
+    engine = open_engine()
+    try:
+        for text, cid in track(
+            list(zip(case_ids, cids, strict=True)), total=len(cids), label="replaying", every=every
+        ):
+            with session_scope(engine) as s:  # one transaction per case: each is queued when done
+                case = s.get(CaseRow, cid)
+                if case is None:
+                    missing.append(text)
+                    continue
+                CaseService(s, config).record(
+                    case, "case.updated", datetime.now(UTC), {"replay": True}, actor="replay"
+                )
+            queued += 1
+            if len(cids) == 1:
+                console.print(f"{public_id(cid)} queued for {len(config.sinks)} sink(s)")
+    finally:
+        engine.dispose()
+    if len(cids) > 1:
+        console.print(f"{queued} case(s) queued for {len(config.sinks)} sink(s)", highlight=False)
+    if missing:
+        raise fail(f"no case {', '.join(missing)}")
 
 
 @outbox_app.command("flush")

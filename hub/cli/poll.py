@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from hub.cli.app import app, console, err_console, fail, open_config, open_engine
-from hub.polling import find_instance, poll_instance
+from hub.cli.progress import Counter, counter
+from hub.polling import PollResult, find_instance, poll_instance
 
 
 @app.command("poll")
@@ -31,7 +32,12 @@ def poll(
                 if time.monotonic() < due[inst.name]:
                     continue
                 err_console.print(f"polling {inst.name} ({inst.type}) ...", highlight=False)
-                result = poll_instance(engine, config, inst, max_items=max_items)
+                with counter(f"polling {inst.name}", total=max_items) as progress:
+
+                    def report(so_far: PollResult, progress: Counter = progress) -> None:
+                        progress.update(so_far.stats.seen, f"batch {so_far.batches}")
+
+                    result = poll_instance(engine, config, inst, max_items=max_items, on_batch=report)
                 console.print(result.line(), highlight=False)
                 failed = failed or not result.ok
                 due[inst.name] = time.monotonic() + inst.interval_seconds

@@ -9,9 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hub.cli.app import app, console, fail, session
+from hub.cli.app import app, console, fail, open_config, session
+from hub.errors import HubError
 from hub.export import iso
-from hub.users import Role, UserError, add_user, create_token, disable_user, list_users, set_password
+from hub.users import (
+    Role,
+    UserError,
+    add_user,
+    create_token,
+    disable_user,
+    list_users,
+    set_password,
+    set_teams,
+)
 
 users_app = typer.Typer(
     help="People and systems using the queue (roles: agent, ops, admin).", no_args_is_help=True
@@ -36,6 +46,21 @@ def _read_password(from_stdin: bool) -> str:
     return str(typer.prompt("password", hide_input=True, confirmation_prompt=True))
 
 
+def _known_teams() -> list[str] | None:
+    """The configured team names; None (any name) when no team is configured."""
+    try:
+        config = open_config()
+    except HubError as exc:
+        raise fail(str(exc)) from None
+    return [t.name for t in config.teams] if config.teams else None
+
+
+TeamOption = Annotated[
+    list[str] | None,
+    typer.Option("--team", help="a team from the configuration's teams: (repeat for several)"),
+]
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="user name (letters, digits, _ . @ -)")],
@@ -48,13 +73,16 @@ def users_add(
     no_password: Annotated[
         bool, typer.Option("--no-password", help="a system user that only uses API tokens")
     ] = False,
+    team: TeamOption = None,
 ) -> None:
     """Add a user; the password is asked for (twice) unless --password-stdin or --no-password."""
+    known = _known_teams() if team else None
     password = None if no_password else _read_password(password_stdin)
     try:
         with session() as s:
-            user = add_user(s, name, role, password, actor=_actor())
-            console.print(f"added {user.name} ({user.role})", highlight=False)
+            user = add_user(s, name, role, password, teams=team or (), known_teams=known, actor=_actor())
+            teams = f", teams {', '.join(user.teams)}" if user.teams else ""
+            console.print(f"added {user.name} ({user.role}{teams})", highlight=False)
     except UserError as exc:
         raise fail(str(exc)) from None
 
@@ -63,12 +91,13 @@ def users_add(
 def users_list() -> None:
     """Every user with role, state and last sign-in."""
     with session() as s:
-        table = Table("name", "role", "state", "created", "last sign-in")
+        table = Table("name", "role", "teams", "state", "created", "last sign-in")
         users = list_users(s)
         for u in users:
             table.add_row(
                 u.name,
                 u.role,
+                ", ".join(u.teams or []) or "-",
                 "disabled" if u.disabled else "active",
                 (iso(u.created_at) or "-")[:19],
                 (iso(u.last_login_at) or "-")[:19],
@@ -86,6 +115,21 @@ def users_disable(name: Annotated[str, typer.Argument(help="user name")]) -> Non
     except UserError as exc:
         raise fail(str(exc)) from None
     console.print(f"disabled {name}", highlight=False)
+
+
+@users_app.command("teams")
+def users_teams(
+    name: Annotated[str, typer.Argument(help="user name")],
+    team: TeamOption = None,
+) -> None:
+    """Set a user's teams (replacing them); without --team the user is in no team."""
+    known = _known_teams() if team else None
+    try:
+        with session() as s:
+            set_teams(s, name, team or (), known_teams=known, actor=_actor())
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"teams of {name}: {', '.join(team or []) or 'none'}", highlight=False)
 
 
 @users_app.command("password")

@@ -35,16 +35,17 @@ from hub.api.auth import (
     need_agent,
     need_ops,
     principal,
+    team_scope,
 )
-from hub.api.cases import build_filter, resolution_of
+from hub.api.cases import build_filter, lifecycle_for, resolution_of
 from hub.api.ops import connector_rows
 from hub.api.stats import load_stats
 from hub.cases import public_id
 from hub.db import session_scope
 from hub.export import iso
-from hub.lifecycle import ORDER, CaseNotFound, InvalidAction, Lifecycle, LifecycleError
+from hub.lifecycle import ORDER, CaseForbidden, CaseNotFound, InvalidAction, LifecycleError
 from hub.models import Category, Channel, Severity
-from hub.queue import case_detail, list_cases
+from hub.queue import case_detail, ensure_case_visible, list_cases
 from hub.stats import Period, StatsError
 from hub.tables import MessageRow, RawItemRow, UserRow
 from hub.users import audit, authenticate_password, close_session, open_session
@@ -231,6 +232,7 @@ def queue(request: Request, who: Principal = Depends(need_agent)) -> HTMLRespons
         users = _users(session)
         try:
             f = build_filter(**params, overdue=True if overdue else None, me=who.name)
+            f.teams = team_scope(request.app.state.config, who)
             result = list_cases(session, f, page=page_no, per_page=50)
         except LifecycleError as exc:
             error, result = str(exc), None
@@ -272,9 +274,12 @@ def _case_context(session: Session, case_id: str) -> dict[str, Any]:
 def case_page(request: Request, case_id: str, who: Principal = Depends(need_agent)) -> HTMLResponse:
     with Session(request.app.state.engine) as session:
         try:
+            ensure_case_visible(session, case_id, team_scope(request.app.state.config, who))
             context = _case_context(session, case_id)
         except CaseNotFound as exc:
             raise StarletteHTTPException(404, str(exc)) from None
+        except CaseForbidden as exc:
+            raise StarletteHTTPException(403, str(exc)) from None
     return page(request, "case.html", done=request.query_params.get("done"), error=None, **context)
 
 
@@ -284,7 +289,7 @@ def _do(request: Request, who: Principal, case_id: str, action: str, form: FormD
         return str(value) if value is not None else None
 
     with session_scope(request.app.state.engine) as session:
-        life = Lifecycle(session, request.app.state.config, who.name)
+        life = lifecycle_for(request, who, session)
         case = life.get(case_id)
         assert case.id is not None
         if action == "status":
