@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from hub.config import HubConfig
 from hub.errors import HubError
 from hub.models import CaseStatus, Channel, Severity, utc
-from hub.tables import CaseEventRow, CaseRow, MessageRow, OutboxRow
+from hub.tables import CaseEventRow, CaseRow, CaseTransitionRow, MessageRow, OutboxRow
 
 __all__ = ["CaseService", "public_id"]
 
@@ -61,6 +61,16 @@ class CaseService:
             case.status = CaseStatus.new.value
             case.closed_at = None
             data["reopened"] = True
+            self.session.add(
+                CaseTransitionRow(
+                    case_id=case.id or 0,
+                    from_status=CaseStatus.closed.value,
+                    to_status=CaseStatus.new.value,
+                    actor="hub",
+                    at=at,
+                    comment=f"reopened by a new message ({matched_by.get('by')})",
+                )
+            )
         self._attach(case, msg, matched_by, first=False)
         case.updated_at = max(utc(case.updated_at), at)
         self.record(case, "case.updated", at, data)

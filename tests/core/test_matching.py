@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from hub.cases import CaseService
 from hub.config import HubConfig, SinkInstance
 from hub.export import iter_case_documents
-from hub.tables import CaseEventRow, CaseRow, MessageRow, OutboxRow
+from hub.tables import CaseEventRow, CaseRow, CaseTransitionRow, MessageRow, OutboxRow
 from tests.core import samples
 from tests.core.test_pipeline import run_import
 
@@ -249,6 +249,9 @@ def test_closed_case_reopens_within_window_and_links_after(sqlite_engine: Engine
         got["r2@mail.example.cn"] is got["r1@mail.example.cn"]
         and got["r2@mail.example.cn"]["status"] == "new"
     )
+    with Session(sqlite_engine) as s:
+        reopened = s.exec(select(CaseTransitionRow)).all()
+    assert [(t.from_status, t.to_status, t.actor) for t in reopened] == [("closed", "new", "hub")]
 
     _close(sqlite_engine, "r2@mail.example.cn", datetime(2026, 11, 6, tzinfo=UTC))
     later = datetime(2026, 11, 6, tzinfo=UTC) + timedelta(days=40)
