@@ -207,10 +207,7 @@ class Pipeline:
             case = session.get(CaseRow, decision.case_id)
             assert case is not None
             if self._too_late_to_reopen(case, msg):
-                cases_open = cases.open(mrow, customer_id=mrow.customer_id, detail={"linked_to": case.id})
-                stats.cases_opened += 1
-                observe_match("new_case")
-                self._adopt_orphans(session, cases, cases_open, msg)
+                self._open(session, cases, mrow, msg, stats, detail={"linked_to": case.id})
                 return
             cases.append(case, mrow, decision.as_json())
             stats.cases_joined += 1
@@ -224,7 +221,18 @@ class Pipeline:
             stats.non_actionable += 1
             observe_match("none")
             return
-        case = cases.open(mrow, customer_id=mrow.customer_id, detail={})
+        self._open(session, cases, mrow, msg, stats, detail={})
+
+    def _open(
+        self,
+        session: Session,
+        cases: CaseService,
+        mrow: MessageRow,
+        msg: ComplaintMessage,
+        stats: IngestStats,
+        detail: dict[str, object],
+    ) -> None:
+        case = cases.open(mrow, customer_id=mrow.customer_id, detail=detail)
         stats.cases_opened += 1
         observe_match("new_case")
         self._adopt_orphans(session, cases, case, msg)
@@ -232,12 +240,9 @@ class Pipeline:
     def _bounced_case(self, session: Session, msg: ComplaintMessage) -> int | None:
         """The case of the message a bounce returned (or of the message that one answered)."""
         refs = msg.extra.get("bounced_references")
-        keys = (
-            list(msg.parent_keys) + [f"email:{r}" for r in refs if isinstance(r, str)]
-            if isinstance(refs, list)
-            else []
-        )
-        keys = keys or list(msg.parent_keys)
+        keys = list(msg.parent_keys)
+        if isinstance(refs, list):
+            keys += [f"email:{r}" for r in refs if isinstance(r, str)]
         if not keys:
             return None
         found = Matcher(session, self.config.matching).case_for_keys("thread", keys)
