@@ -92,6 +92,10 @@ def classify_message(msg: ComplaintMessage, settings: UnderstandSettings | None 
     for reason in reasons:
         if reason not in msg.severity_reasons:
             msg.severity_reasons.append(reason)
+    if msg.category is Category.other and any(r.startswith("safety:") for r in reasons):
+        # a safety or health problem with no other topic is about a product
+        msg.category = Category.product_quality
+        msg.extra["category_reasons"] = [*msg.extra.get("category_reasons", []), "safety implies product_quality"]
     if msg.severity is None or msg.severity == Severity.general:
         msg.severity = Severity.severe if msg.severity_reasons else Severity.general
     return msg
