@@ -14,6 +14,7 @@ import pytest
 from connectors.aftership import AfterShipConnector
 from hub.errors import ConfigError, ParseError
 from hub.models import Channel, CourierStatus, Identity, IdentityKind
+from tests.connectors.corpus import dev_captures
 
 RECEIVED = datetime(2026, 9, 2, 17, 40, tzinfo=UTC)
 
@@ -213,25 +214,12 @@ def _plain(number: str) -> str:
 @pytest.mark.corpus
 def test_dev_corpus_native_ids_and_tracking_numbers_match_labels(dev_corpus: Path) -> None:
     """Every dev capture splits and parses; native ids are exactly the labelled ones."""
-    folder = dev_corpus / "aftership"
-    if not folder.is_dir():
-        pytest.skip(f"no aftership captures in {dev_corpus}")
-    labels = {
-        label["native_id"]: label
-        for label in (
-            json.loads(line) for line in (dev_corpus / "labels.jsonl").read_text("utf-8").splitlines() if line
-        )
-        if label["connector"] == "aftership"
-    }
+    labels, items = dev_captures(dev_corpus, "aftership")
     connector = AfterShipConnector()
-    seen = []
-    for path in sorted(folder.glob("*.json")):
-        received = datetime.strptime(path.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        for raw in connector.split_capture(path.read_bytes(), instance="dev", received_at=received):
-            message = connector.parse(raw)
-            label = labels[raw.native_id]
-            if label.get("tracking_no"):
-                assert [_plain(t) for t in message.tracking_nos] == [_plain(label["tracking_no"])]
-            assert message.courier is not None and message.courier.status is not CourierStatus.unknown
-            seen.append(raw.native_id)
-    assert sorted(seen) == sorted(labels)
+    for raw, _received in items:
+        message = connector.parse(raw)
+        label = labels[raw.native_id]
+        if label.get("tracking_no"):
+            assert [_plain(t) for t in message.tracking_nos] == [_plain(label["tracking_no"])]
+        assert message.courier is not None and message.courier.status is not CourierStatus.unknown
+    assert sorted(raw.native_id for raw, _ in items) == sorted(labels)

@@ -13,6 +13,7 @@ import pytest
 from connectors.mastodon import MastodonConnector
 from hub.errors import ParseError
 from hub.models import Channel, Identity, IdentityKind
+from tests.connectors.corpus import dev_captures
 
 RECEIVED = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
@@ -200,21 +201,11 @@ def test_parse_rejects_bad_payload() -> None:
 @pytest.mark.corpus
 def test_dev_corpus_native_ids_match_labels(dev_corpus: Path) -> None:
     """Every dev capture splits and parses; native ids are exactly the labelled ones."""
-    folder = dev_corpus / "mastodon"
-    if not folder.is_dir():
-        pytest.skip(f"no mastodon captures in {dev_corpus}")
-    labels = [
-        json.loads(line) for line in (dev_corpus / "labels.jsonl").read_text("utf-8").splitlines() if line
-    ]
-    expected = sorted(label["native_id"] for label in labels if label["connector"] == "mastodon")
+    labels, items = dev_captures(dev_corpus, "mastodon")
     connector = MastodonConnector()
-    seen = []
-    for path in sorted(folder.glob("*.json")):
-        received = datetime.strptime(path.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        for raw in connector.split_capture(path.read_bytes(), instance="dev", received_at=received):
-            message = connector.parse(raw)
-            assert message.native_id == raw.native_id
-            assert message.text and not re.search(r"</?[a-zA-Z][^>]*>", message.text)
-            assert any(i.kind is IdentityKind.handle for i in message.identities)
-            seen.append(raw.native_id)
-    assert sorted(seen) == expected
+    for raw, _received in items:
+        message = connector.parse(raw)
+        assert message.native_id == raw.native_id
+        assert message.text and not re.search(r"</?[a-zA-Z][^>]*>", message.text)
+        assert any(i.kind is IdentityKind.handle for i in message.identities)
+    assert sorted(raw.native_id for raw, _ in items) == sorted(labels)

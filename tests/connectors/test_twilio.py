@@ -13,6 +13,7 @@ import pytest
 from connectors.twilio import TwilioConnector, caller_number
 from hub.errors import ParseError
 from hub.models import Channel, Identity, IdentityKind, NonActionable
+from tests.connectors.corpus import dev_captures
 
 RECEIVED = datetime(2026, 8, 7, 2, 5, 33, tzinfo=UTC)
 
@@ -145,20 +146,10 @@ def test_parse_rejects_bad_payload() -> None:
 @pytest.mark.corpus
 def test_dev_corpus_native_ids_match_labels(dev_corpus: Path) -> None:
     """Every dev capture splits and parses; native ids are exactly the labelled ones."""
-    folder = dev_corpus / "twilio"
-    if not folder.is_dir():
-        pytest.skip(f"no twilio captures in {dev_corpus}")
-    labels = [
-        json.loads(line) for line in (dev_corpus / "labels.jsonl").read_text("utf-8").splitlines() if line
-    ]
-    expected = sorted(label["native_id"] for label in labels if label["connector"] == "twilio")
+    labels, items = dev_captures(dev_corpus, "twilio")
     connector = TwilioConnector()
-    seen = []
-    for path in sorted(folder.glob("*.json")):
-        received = datetime.strptime(path.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        for raw in connector.split_capture(path.read_bytes(), instance="dev", received_at=received):
-            message = connector.parse(raw)
-            assert message.native_id == raw.native_id
-            assert message.occurred_at == received
-            seen.append(raw.native_id)
-    assert sorted(seen) == expected
+    for raw, received in items:
+        message = connector.parse(raw)
+        assert message.native_id == raw.native_id
+        assert message.occurred_at == received
+    assert sorted(raw.native_id for raw, _ in items) == sorted(labels)
